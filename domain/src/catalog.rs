@@ -1,0 +1,93 @@
+//! Products: what shops sell.
+
+use crate::ids::{ProductId, ShopId};
+use crate::money::Money;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    Draft,
+    Active,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: ProductId,
+    pub shop_id: ShopId,
+    /// Unique across the marketplace, derived from the title.
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub subcategory: Option<String>,
+    /// The regular price.
+    pub price: Money,
+    /// A sale price, never above the regular price, in the same currency.
+    pub sale_price: Option<Money>,
+    pub stock: u32,
+    pub status: ProductStatus,
+    pub image_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    /// What a shopper pays now.
+    pub fn current_price(&self) -> Money {
+        self.sale_price.unwrap_or(self.price)
+    }
+
+    /// The discount in whole percent when on sale.
+    pub fn discount_percent(&self) -> Option<u32> {
+        let sale = self.sale_price?;
+        if self.price.amount <= 0 || sale.amount >= self.price.amount {
+            return None;
+        }
+        Some((100 - sale.amount * 100 / self.price.amount) as u32)
+    }
+
+    pub fn is_visible(&self) -> bool {
+        self.status == ProductStatus::Active
+    }
+}
+
+/// What a seller fills in to create a product; the slug and timestamps are decided by the domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewProduct {
+    pub id: ProductId,
+    pub shop_id: ShopId,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub subcategory: Option<String>,
+    pub price: Money,
+    pub sale_price: Option<Money>,
+    pub stock: u32,
+    pub status: ProductStatus,
+    pub image_url: Option<String>,
+}
+
+/// A partial edit of a product: `None` leaves a field as it is. `sale_price: Some(None)` removes the sale.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_price: Option<Option<Money>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProductStatus>,
+}
+
+impl ProductChanges {
+    pub fn is_empty(&self) -> bool {
+        self == &ProductChanges::default()
+    }
+}

@@ -1,0 +1,761 @@
+//! The one place where commands are accepted or refused.
+
+use crate::Result;
+use crate::activity::ActivityDetails;
+use crate::actor::{Actor, Role};
+use crate::catalog::{NewProduct, Product, ProductChanges};
+use crate::command::{Command, Context};
+use crate::error::DomainError;
+use crate::event::Event;
+use crate::money::Money;
+use crate::shop::{NewShop, Shop};
+use crate::site::SiteConfig;
+use crate::slug::slugify;
+use crate::state::State;
+use std::collections::HashSet;
+
+const MAX_TITLE: usize = 200;
+const MAX_TEXT: usize = 20_000;
+const MAX_QUERY: usize = 200;
+
+/// Decides what a command means in the current state: the events to record, or why not.
+pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Event>> {
+    match command {
+        Command::ConfigureSite(config) => configure_site(config, ctx),
+        Command::CreateShop(shop) => create_shop(state, shop, ctx),
+        Command::CreateProduct(product) => create_product(state, product, ctx),
+        Command::UpdateProduct { id, changes } => {
+            let product = state
+                .products
+                .get(id)
+                .ok_or_else(|| DomainError::not_found("product", id))?;
+            update_product(state, product, changes, ctx)
+        }
+        Command::RecordActivity { kind, details } => {
+            let details = activity(state, kind.needs_product(), details, ctx)?;
+            Ok(vec![Event::activity(*kind, details)])
+        }
+    }
+}
+
+fn configure_site(config: &SiteConfig, ctx: &Context) -> Result<Vec<Event>> {
+    if !ctx.actor.is_system_or_admin() {
+        return Err(DomainError::Forbidden(
+            "only admins configure the site".into(),
+        ));
+    }
+    non_empty("name", &config.name, MAX_TITLE)?;
+    let mut seen = HashSet::new();
+    for category in &config.categories {
+        non_empty("categories", &category.name, MAX_TITLE)?;
+        if category.slug != slugify(&category.slug) || category.slug.is_empty() {
+            return Err(DomainError::invalid(
+                "categories",
+                format!(
+                    "category slug '{}' must be lower-case words joined by dashes",
+                    category.slug
+                ),
+            ));
+        }
+        if !seen.insert(category.slug.as_str()) {
+            return Err(DomainError::invalid(
+                "categories",
+                format!("category '{}' appears twice", category.slug),
+            ));
+        }
+        let mut subs = HashSet::new();
+        for sub in &category.subcategories {
+            if sub.slug.is_empty()
+                || sub.slug != slugify(&sub.slug)
+                || !subs.insert(sub.slug.as_str())
+            {
+                return Err(DomainError::invalid(
+                    "categories",
+                    format!(
+                        "subcategory '{}' of '{}' is empty, not a slug, or repeated",
+                        sub.slug, category.slug
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(vec![Event::SiteConfigured(config.clone())])
+}
+
+fn create_shop(state: &State, shop: &NewShop, ctx: &Context) -> Result<Vec<Event>> {
+    match ctx.actor {
+        Actor::System => {}
+        Actor::Account {
+            role: Role::Seller,
+            id,
+        } if shop.owner == Some(id) => {
+            if state.shops.values().any(|s| s.owner == Some(id)) {
+                return Err(DomainError::Conflict(
+                    "a seller has one shop, and you have one already".into(),
+                ));
+            }
+        }
+        _ => {
+            return Err(DomainError::Forbidden(
+                "only sellers open shops, for themselves".into(),
+            ));
+        }
+    }
+    if state.shops.contains_key(&shop.id) {
+        return Err(DomainError::Conflict(format!(
+            "shop {} already exists",
+            shop.id
+        )));
+    }
+    non_empty("name", &shop.name, MAX_TITLE)?;
+    if shop.bio.len() > MAX_TEXT {
+        return Err(DomainError::invalid(
+            "bio",
+            format!("at most {MAX_TEXT} bytes"),
+        ));
+    }
+    if !state.site.has(&shop.category, None) {
+        return Err(DomainError::invalid(
+            "category",
+            format!("unknown category '{}'", shop.category),
+        ));
+    }
+    country("country", &shop.country)?;
+    let base = non_empty_slug("name", &shop.name)?;
+    let slug = unique_slug(&base, |s| state.shop_slugs.contains(s));
+    Ok(vec![Event::ShopCreated(Shop {
+        id: shop.id,
+        owner: shop.owner,
+        name: shop.name.trim().to_string(),
+        slug,
+        bio: shop.bio.clone(),
+        category: shop.category.clone(),
+        country: shop.country.clone(),
+        created_at: ctx.at,
+    })])
+}
+
+fn create_product(state: &State, new: &NewProduct, ctx: &Context) -> Result<Vec<Event>> {
+    let shop = state
+        .shops
+        .get(&new.shop_id)
+        .ok_or_else(|| DomainError::not_found("shop", new.shop_id))?;
+    may_manage(shop, ctx)?;
+    if state.products.contains_key(&new.id) {
+        return Err(DomainError::Conflict(format!(
+            "product {} already exists",
+            new.id
+        )));
+    }
+    non_empty("title", &new.title, MAX_TITLE)?;
+    if new.description.len() > MAX_TEXT {
+        return Err(DomainError::invalid(
+            "description",
+            format!("at most {MAX_TEXT} bytes"),
+        ));
+    }
+    if !state.site.has(&new.category, new.subcategory.as_deref()) {
+        return Err(DomainError::invalid(
+            "category",
+            format!(
+                "unknown category '{}' / subcategory '{}'",
+                new.category,
+                new.subcategory.as_deref().unwrap_or("-")
+            ),
+        ));
+    }
+    prices(new.price, new.sale_price)?;
+    let base = non_empty_slug("title", &new.title)?;
+    let slug = unique_slug(&base, |s| state.product_slugs.contains_key(s));
+    Ok(vec![Event::ProductCreated(Product {
+        id: new.id,
+        shop_id: new.shop_id,
+        slug,
+        title: new.title.trim().to_string(),
+        description: new.description.clone(),
+        category: new.category.clone(),
+        subcategory: new.subcategory.clone(),
+        price: new.price,
+        sale_price: new.sale_price,
+        stock: new.stock,
+        status: new.status,
+        image_url: new.image_url.clone(),
+        created_at: ctx.at,
+        updated_at: ctx.at,
+    })])
+}
+
+fn update_product(
+    state: &State,
+    product: &Product,
+    changes: &ProductChanges,
+    ctx: &Context,
+) -> Result<Vec<Event>> {
+    let shop = state
+        .shops
+        .get(&product.shop_id)
+        .ok_or_else(|| DomainError::not_found("shop", product.shop_id))?;
+    may_manage(shop, ctx)?;
+    if changes.is_empty() {
+        return Err(DomainError::invalid("changes", "nothing to change"));
+    }
+    if let Some(title) = &changes.title {
+        non_empty("title", title, MAX_TITLE)?;
+    }
+    if let Some(description) = &changes.description
+        && description.len() > MAX_TEXT
+    {
+        return Err(DomainError::invalid(
+            "description",
+            format!("at most {MAX_TEXT} bytes"),
+        ));
+    }
+    let price = changes.price.unwrap_or(product.price);
+    let sale_price = changes.sale_price.unwrap_or(product.sale_price);
+    prices(price, sale_price)?;
+    Ok(vec![Event::ProductUpdated {
+        id: product.id,
+        changes: changes.clone(),
+        at: ctx.at,
+    }])
+}
+
+fn activity(
+    state: &State,
+    needs_product: bool,
+    details: &ActivityDetails,
+    _ctx: &Context,
+) -> Result<ActivityDetails> {
+    let mut details = details.clone();
+    if needs_product {
+        let id = details.product_id.ok_or_else(|| {
+            DomainError::invalid("product_id", "this kind of activity is about a product")
+        })?;
+        let product = state
+            .products
+            .get(&id)
+            .filter(|p| p.is_visible())
+            .ok_or_else(|| DomainError::not_found("product", id))?;
+        details.shop_id = Some(product.shop_id);
+    } else if let Some(id) = details.product_id {
+        return Err(DomainError::invalid(
+            "product_id",
+            format!("not expected here (got {id})"),
+        ));
+    }
+    if let Some(shop) = details.shop_id
+        && !state.shops.contains_key(&shop)
+    {
+        return Err(DomainError::not_found("shop", shop));
+    }
+    match details.query.as_deref().map(str::trim) {
+        Some("") => return Err(DomainError::invalid("query", "must not be empty")),
+        Some(q) if q.chars().count() > MAX_QUERY => {
+            return Err(DomainError::invalid(
+                "query",
+                format!("at most {MAX_QUERY} characters"),
+            ));
+        }
+        Some(q) => details.query = Some(q.to_string()),
+        None => {}
+    }
+    if let Some(country) = &details.client.country {
+        self::country("country", country)?;
+    }
+    Ok(details)
+}
+
+fn may_manage(shop: &Shop, ctx: &Context) -> Result<()> {
+    match ctx.actor {
+        Actor::System => Ok(()),
+        Actor::Account {
+            role: Role::Seller,
+            id,
+        } if shop.owner == Some(id) => Ok(()),
+        _ => Err(DomainError::Forbidden(
+            "only the shop's seller manages its products".into(),
+        )),
+    }
+}
+
+fn prices(price: Money, sale_price: Option<Money>) -> Result<()> {
+    if price.amount <= 0 {
+        return Err(DomainError::invalid("price", "must be above zero"));
+    }
+    if let Some(sale) = sale_price {
+        if sale.currency != price.currency {
+            return Err(DomainError::invalid(
+                "sale_price",
+                "must be in the same currency as the price",
+            ));
+        }
+        if sale.amount <= 0 || sale.amount > price.amount {
+            return Err(DomainError::invalid(
+                "sale_price",
+                "must be above zero and at most the regular price",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn non_empty(field: &'static str, value: &str, max: usize) -> Result<()> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn non_empty_slug(field: &'static str, text: &str) -> Result<String> {
+    let slug = slugify(text);
+    if slug.is_empty() {
+        return Err(DomainError::invalid(
+            field,
+            "needs at least one letter or digit",
+        ));
+    }
+    Ok(slug)
+}
+
+fn country(field: &'static str, code: &str) -> Result<()> {
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be a two-letter ISO 3166 country code such as DE",
+        ))
+    }
+}
+
+/// `base`, or `base-2`, `base-3`, … whichever is free first.
+fn unique_slug(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|candidate| !taken(candidate))
+        .expect("an unbounded range always finds a free slug")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::{ActivityKind, ClientContext};
+    use crate::catalog::ProductStatus;
+    use crate::ids::{AccountId, ProductId, SessionId, ShopId};
+    use crate::money::Currency;
+    use crate::site::{Category, Subcategory};
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    fn ctx(actor: Actor) -> Context {
+        Context {
+            actor,
+            at: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
+                .unwrap(),
+        }
+    }
+
+    fn run(state: &mut State, command: Command, actor: Actor) -> Result<Vec<Event>> {
+        let events = decide(state, &command, &ctx(actor))?;
+        for event in &events {
+            state.apply(event);
+        }
+        Ok(events)
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn seeded() -> State {
+        let mut state = State::default();
+        let site = SiteConfig {
+            name: "Test".into(),
+            categories: vec![Category {
+                slug: "home".into(),
+                name: "Home".into(),
+                subcategories: vec![Subcategory {
+                    slug: "kitchen".into(),
+                    name: "Kitchen".into(),
+                }],
+            }],
+            ..Default::default()
+        };
+        run(&mut state, Command::ConfigureSite(site), Actor::System).unwrap();
+        run(
+            &mut state,
+            Command::CreateShop(new_shop(1, Some(AccountId(id(100))))),
+            Actor::System,
+        )
+        .unwrap();
+        state
+    }
+
+    fn new_shop(n: u128, owner: Option<AccountId>) -> NewShop {
+        NewShop {
+            id: ShopId(id(n)),
+            owner,
+            name: "Mugs & Co".into(),
+            bio: String::new(),
+            category: "home".into(),
+            country: "DE".into(),
+        }
+    }
+
+    fn new_product(n: u128, title: &str) -> NewProduct {
+        NewProduct {
+            id: ProductId(id(n)),
+            shop_id: ShopId(id(1)),
+            title: title.into(),
+            description: "A mug".into(),
+            category: "home".into(),
+            subcategory: Some("kitchen".into()),
+            price: Money::new(1999, Currency::USD),
+            sale_price: None,
+            stock: 5,
+            status: ProductStatus::Active,
+            image_url: None,
+        }
+    }
+
+    #[test]
+    fn slugs_are_unique_and_derived_from_titles() {
+        let mut state = seeded();
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(10, "Blue Mug")),
+            Actor::System,
+        )
+        .unwrap();
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(11, "Blue  mug!")),
+            Actor::System,
+        )
+        .unwrap();
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(12, "blue-mug")),
+            Actor::System,
+        )
+        .unwrap();
+        let slugs: Vec<_> = state.products.values().map(|p| p.slug.clone()).collect();
+        assert_eq!(slugs, ["blue-mug", "blue-mug-2", "blue-mug-3"]);
+        assert_eq!(
+            state.product_by_slug("blue-mug-2").unwrap().id,
+            ProductId(id(11))
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_conflict_and_leave_state_alone() {
+        let mut state = seeded();
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(10, "Mug")),
+            Actor::System,
+        )
+        .unwrap();
+        let err = run(
+            &mut state,
+            Command::CreateProduct(new_product(10, "Other")),
+            Actor::System,
+        )
+        .unwrap_err();
+        assert!(matches!(err, DomainError::Conflict(_)));
+        assert_eq!(state.products.len(), 1);
+        let err = run(
+            &mut state,
+            Command::CreateShop(new_shop(1, None)),
+            Actor::System,
+        )
+        .unwrap_err();
+        assert!(matches!(err, DomainError::Conflict(_)));
+    }
+
+    #[test]
+    fn prices_and_categories_are_checked() {
+        let mut state = seeded();
+        let mut bad = new_product(10, "Mug");
+        bad.sale_price = Some(Money::new(2500, Currency::USD));
+        assert!(matches!(
+            run(&mut state, Command::CreateProduct(bad), Actor::System),
+            Err(DomainError::Invalid {
+                field: "sale_price",
+                ..
+            })
+        ));
+        let mut bad = new_product(10, "Mug");
+        bad.sale_price = Some(Money::new(1000, Currency::EUR));
+        assert!(run(&mut state, Command::CreateProduct(bad), Actor::System).is_err());
+        let mut bad = new_product(10, "Mug");
+        bad.subcategory = Some("garden".into());
+        assert!(matches!(
+            run(&mut state, Command::CreateProduct(bad), Actor::System),
+            Err(DomainError::Invalid {
+                field: "category",
+                ..
+            })
+        ));
+        let mut bad = new_product(10, "Mug");
+        bad.price = Money::new(0, Currency::USD);
+        assert!(run(&mut state, Command::CreateProduct(bad), Actor::System).is_err());
+        assert!(state.products.is_empty());
+    }
+
+    #[test]
+    fn only_the_owner_or_the_system_manages_products() {
+        let mut state = seeded();
+        let owner = Actor::Account {
+            role: Role::Seller,
+            id: AccountId(id(100)),
+        };
+        let stranger = Actor::Account {
+            role: Role::Seller,
+            id: AccountId(id(101)),
+        };
+        let shopper = Actor::Anonymous {
+            session: SessionId(id(5)),
+        };
+        assert!(matches!(
+            run(
+                &mut state,
+                Command::CreateProduct(new_product(10, "Mug")),
+                stranger
+            ),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(
+            run(
+                &mut state,
+                Command::CreateProduct(new_product(10, "Mug")),
+                shopper
+            )
+            .is_err()
+        );
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(10, "Mug")),
+            owner,
+        )
+        .unwrap();
+        let changes = ProductChanges {
+            stock: Some(0),
+            ..Default::default()
+        };
+        let update = Command::UpdateProduct {
+            id: ProductId(id(10)),
+            changes,
+        };
+        assert!(run(&mut state, update.clone(), stranger).is_err());
+        run(&mut state, update, owner).unwrap();
+        assert_eq!(state.products[&ProductId(id(10))].stock, 0);
+    }
+
+    #[test]
+    fn updates_keep_the_sale_below_the_price() {
+        let mut state = seeded();
+        let mut product = new_product(10, "Mug");
+        product.sale_price = Some(Money::new(1500, Currency::USD));
+        run(&mut state, Command::CreateProduct(product), Actor::System).unwrap();
+        let lower = ProductChanges {
+            price: Some(Money::new(1000, Currency::USD)),
+            ..Default::default()
+        };
+        let err = run(
+            &mut state,
+            Command::UpdateProduct {
+                id: ProductId(id(10)),
+                changes: lower,
+            },
+            Actor::System,
+        );
+        assert!(matches!(
+            err,
+            Err(DomainError::Invalid {
+                field: "sale_price",
+                ..
+            })
+        ));
+        let end_sale = ProductChanges {
+            price: Some(Money::new(1000, Currency::USD)),
+            sale_price: Some(None),
+            ..Default::default()
+        };
+        run(
+            &mut state,
+            Command::UpdateProduct {
+                id: ProductId(id(10)),
+                changes: end_sale,
+            },
+            Actor::System,
+        )
+        .unwrap();
+        let p = &state.products[&ProductId(id(10))];
+        assert_eq!((p.price.amount, p.sale_price), (1000, None));
+        assert_eq!(p.current_price().amount, 1000);
+    }
+
+    #[test]
+    fn activity_is_validated_and_enriched() {
+        let mut state = seeded();
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(10, "Mug")),
+            Actor::System,
+        )
+        .unwrap();
+        let visitor = Actor::Anonymous {
+            session: SessionId(id(7)),
+        };
+        let view = |product: u128| Command::RecordActivity {
+            kind: ActivityKind::ProductView,
+            details: ActivityDetails {
+                product_id: Some(ProductId(id(product))),
+                client: ClientContext {
+                    country: Some("FR".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        };
+        let events = run(&mut state, view(10), visitor).unwrap();
+        let (kind, details) = events[0].as_activity().unwrap();
+        assert_eq!(kind, ActivityKind::ProductView);
+        assert_eq!(
+            details.shop_id,
+            Some(ShopId(id(1))),
+            "the product's shop is filled in"
+        );
+        assert!(matches!(
+            run(&mut state, view(99), visitor),
+            Err(DomainError::NotFound { .. })
+        ));
+
+        let search = |q: &str| Command::RecordActivity {
+            kind: ActivityKind::Search,
+            details: ActivityDetails {
+                query: Some(q.into()),
+                ..Default::default()
+            },
+        };
+        assert!(run(&mut state, search("  "), visitor).is_err());
+        let events = run(&mut state, search("  blue mug "), visitor).unwrap();
+        assert_eq!(
+            events[0].as_activity().unwrap().1.query.as_deref(),
+            Some("blue mug")
+        );
+        let missing = Command::RecordActivity {
+            kind: ActivityKind::AddToCart,
+            details: ActivityDetails::default(),
+        };
+        assert!(matches!(
+            run(&mut state, missing, visitor),
+            Err(DomainError::Invalid {
+                field: "product_id",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn draft_products_cannot_be_viewed() {
+        let mut state = seeded();
+        let mut draft = new_product(10, "Mug");
+        draft.status = ProductStatus::Draft;
+        run(&mut state, Command::CreateProduct(draft), Actor::System).unwrap();
+        let view = Command::RecordActivity {
+            kind: ActivityKind::ProductView,
+            details: ActivityDetails {
+                product_id: Some(ProductId(id(10))),
+                ..Default::default()
+            },
+        };
+        assert!(run(&mut state, view, Actor::System).is_err());
+    }
+
+    #[test]
+    fn site_configuration_is_checked() {
+        let mut state = State::default();
+        let shopper = Actor::Anonymous {
+            session: SessionId(id(1)),
+        };
+        assert!(
+            run(
+                &mut state,
+                Command::ConfigureSite(SiteConfig::default()),
+                shopper
+            )
+            .is_err()
+        );
+        let dup = SiteConfig {
+            categories: vec![
+                Category {
+                    slug: "a".into(),
+                    name: "A".into(),
+                    subcategories: vec![],
+                },
+                Category {
+                    slug: "a".into(),
+                    name: "A again".into(),
+                    subcategories: vec![],
+                },
+            ],
+            ..Default::default()
+        };
+        assert!(run(&mut state, Command::ConfigureSite(dup), Actor::System).is_err());
+        let bad_slug = SiteConfig {
+            categories: vec![Category {
+                slug: "Not A Slug".into(),
+                name: "A".into(),
+                subcategories: vec![],
+            }],
+            ..Default::default()
+        };
+        assert!(run(&mut state, Command::ConfigureSite(bad_slug), Actor::System).is_err());
+    }
+
+    #[test]
+    fn a_seller_opens_one_shop_for_themselves() {
+        let mut state = seeded();
+        let seller = AccountId(id(200));
+        let as_seller = Actor::Account {
+            role: Role::Seller,
+            id: seller,
+        };
+        assert!(
+            run(
+                &mut state,
+                Command::CreateShop(new_shop(2, Some(AccountId(id(201))))),
+                as_seller
+            )
+            .is_err()
+        );
+        run(
+            &mut state,
+            Command::CreateShop(new_shop(2, Some(seller))),
+            as_seller,
+        )
+        .unwrap();
+        assert!(matches!(
+            run(
+                &mut state,
+                Command::CreateShop(new_shop(3, Some(seller))),
+                as_seller
+            ),
+            Err(DomainError::Conflict(_))
+        ));
+        assert_eq!(state.shops[&ShopId(id(2))].slug, "mugs-co-2");
+    }
+}

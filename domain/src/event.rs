@@ -1,0 +1,149 @@
+//! Facts: what happened. Events are the only thing written to the log; the state is their fold.
+
+use crate::activity::{ActivityDetails, ActivityKind};
+use crate::catalog::{Product, ProductChanges};
+use crate::ids::ProductId;
+use crate::shop::Shop;
+use crate::site::SiteConfig;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A domain event. On the wire it is `{"kind": "...", "payload": {...}}`; the envelope adds the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload")]
+pub enum Event {
+    #[serde(rename = "site.configured")]
+    SiteConfigured(SiteConfig),
+    #[serde(rename = "shop.created")]
+    ShopCreated(Shop),
+    #[serde(rename = "product.created")]
+    ProductCreated(Product),
+    #[serde(rename = "product.updated")]
+    ProductUpdated {
+        id: ProductId,
+        changes: ProductChanges,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "product_view")]
+    ProductView(ActivityDetails),
+    #[serde(rename = "add_to_cart")]
+    AddToCart(ActivityDetails),
+    #[serde(rename = "add_to_wishlist")]
+    AddToWishlist(ActivityDetails),
+    #[serde(rename = "shop_visit")]
+    ShopVisit(ActivityDetails),
+    #[serde(rename = "search")]
+    Search(ActivityDetails),
+}
+
+impl Event {
+    /// Every event kind this version of the domain understands.
+    pub const KINDS: [&'static str; 9] = [
+        "site.configured",
+        "shop.created",
+        "product.created",
+        "product.updated",
+        "product_view",
+        "add_to_cart",
+        "add_to_wishlist",
+        "shop_visit",
+        "search",
+    ];
+
+    pub fn activity(kind: ActivityKind, details: ActivityDetails) -> Event {
+        match kind {
+            ActivityKind::ProductView => Event::ProductView(details),
+            ActivityKind::AddToCart => Event::AddToCart(details),
+            ActivityKind::AddToWishlist => Event::AddToWishlist(details),
+            ActivityKind::ShopVisit => Event::ShopVisit(details),
+            ActivityKind::Search => Event::Search(details),
+        }
+    }
+
+    /// The activity kind and details, for activity events.
+    pub fn as_activity(&self) -> Option<(ActivityKind, &ActivityDetails)> {
+        match self {
+            Event::ProductView(d) => Some((ActivityKind::ProductView, d)),
+            Event::AddToCart(d) => Some((ActivityKind::AddToCart, d)),
+            Event::AddToWishlist(d) => Some((ActivityKind::AddToWishlist, d)),
+            Event::ShopVisit(d) => Some((ActivityKind::ShopVisit, d)),
+            Event::Search(d) => Some((ActivityKind::Search, d)),
+            _ => None,
+        }
+    }
+
+    /// The event kind as written in the envelope.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::SiteConfigured(_) => "site.configured",
+            Event::ShopCreated(_) => "shop.created",
+            Event::ProductCreated(_) => "product.created",
+            Event::ProductUpdated { .. } => "product.updated",
+            other => other
+                .as_activity()
+                .map(|(kind, _)| kind.as_str())
+                .unwrap_or("unknown"),
+        }
+    }
+
+    /// The aggregate this event belongs to, used as the log key (ordering is guaranteed per key).
+    /// Activity events have no aggregate; the caller keys them by visitor.
+    pub fn aggregate_key(&self) -> Option<String> {
+        match self {
+            Event::SiteConfigured(_) => Some("site".into()),
+            Event::ShopCreated(shop) => Some(shop.id.to_string()),
+            Event::ProductCreated(product) => Some(product.id.to_string()),
+            Event::ProductUpdated { id, .. } => Some(id.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Rebuilds an event from its envelope's `kind` and `payload`.
+    pub fn from_parts(kind: &str, payload: serde_json::Value) -> Result<Event, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload }))
+    }
+
+    /// Splits an event into its `kind` and `payload`.
+    pub fn to_parts(&self) -> (&'static str, serde_json::Value) {
+        let payload = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("payload").unwrap_or(serde_json::Value::Null)
+            }
+            _ => serde_json::Value::Null,
+        };
+        (self.kind(), payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::ClientContext;
+    use crate::ids::ProductId;
+
+    #[test]
+    fn events_round_trip_through_kind_and_payload() {
+        let event = Event::ProductView(ActivityDetails {
+            product_id: Some(ProductId(uuid::Uuid::nil())),
+            client: ClientContext {
+                country: Some("DE".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        let (kind, payload) = event.to_parts();
+        assert_eq!(kind, "product_view");
+        assert_eq!(payload["country"], "DE");
+        assert_eq!(Event::from_parts(kind, payload).unwrap(), event);
+        assert!(Event::from_parts("order.teleported", serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn kinds_list_is_complete() {
+        for kind in ActivityKind::ALL {
+            assert!(Event::KINDS.contains(&kind.as_str()));
+        }
+        let site = Event::SiteConfigured(SiteConfig::default());
+        assert!(Event::KINDS.contains(&site.kind()));
+    }
+}

@@ -1,0 +1,47 @@
+//! Pure marketplace logic: ids, money, the site configuration, shops, products, shopper activity,
+//! and the two functions every write goes through.
+//!
+//! - [`decide`] takes the current [`State`], a [`Command`] and its [`Context`] (who asks, and when)
+//!   and either refuses with a [`DomainError`] or returns the [`Event`]s that record what happened.
+//! - [`State::apply`] folds one event into the state. Replaying the log through `apply` rebuilds
+//!   the state exactly.
+//!
+//! This crate has no async runtime, no I/O and no clock: time and new ids come in through the
+//! command and its context, so decisions are deterministic and tests run in milliseconds.
+//! The state uses persistent maps ([`imbl`]), so cloning it for a scratch copy is O(1).
+//!
+//! ```text
+//! let events = domain::decide(&state, &command, &ctx)?;
+//! for event in &events { state.apply(event); }
+//! ```
+
+mod activity;
+mod actor;
+mod catalog;
+mod command;
+mod decide;
+mod error;
+mod event;
+mod ids;
+mod money;
+mod shop;
+mod site;
+mod slug;
+mod state;
+
+pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device};
+pub use actor::{Actor, Role};
+pub use catalog::{NewProduct, Product, ProductChanges, ProductStatus};
+pub use command::{Command, Context};
+pub use decide::decide;
+pub use error::DomainError;
+pub use event::Event;
+pub use ids::{AccountId, EventId, ProductId, SessionId, ShopId};
+pub use money::{Currency, Money};
+pub use shop::{NewShop, Shop};
+pub use site::{Category, SiteConfig, Subcategory};
+pub use slug::slugify;
+pub use state::State;
+
+/// The result of a domain decision.
+pub type Result<T, E = DomainError> = std::result::Result<T, E>;

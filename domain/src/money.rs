@@ -1,0 +1,145 @@
+//! Money in integer minor units: never a float anywhere near a price.
+
+use crate::DomainError;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// An ISO 4217 currency code such as `USD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub const USD: Currency = Currency(*b"USD");
+    pub const EUR: Currency = Currency(*b"EUR");
+
+    /// Parses a three-letter upper-case code.
+    pub fn parse(code: &str) -> Result<Self, DomainError> {
+        let bytes = code.as_bytes();
+        if bytes.len() == 3 && bytes.iter().all(u8::is_ascii_uppercase) {
+            Ok(Currency([bytes[0], bytes[1], bytes[2]]))
+        } else {
+            Err(DomainError::invalid(
+                "currency",
+                "must be a three-letter ISO 4217 code such as USD",
+            ))
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        // Only ever built from ASCII upper-case letters.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// How many minor units make one major unit (100 cents in a dollar, 1 for yen).
+    pub fn minor_digits(&self) -> u32 {
+        match &self.0 {
+            b"JPY" | b"KRW" | b"VND" | b"CLP" | b"ISK" => 0,
+            b"BHD" | b"KWD" | b"OMR" | b"JOD" | b"TND" => 3,
+            _ => 2,
+        }
+    }
+
+    fn symbol(&self) -> Option<&'static str> {
+        match &self.0 {
+            b"USD" => Some("$"),
+            b"EUR" => Some("€"),
+            b"GBP" => Some("£"),
+            b"JPY" => Some("¥"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Currency::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An amount of money: `amount` minor units of `currency`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount: i64, currency: Currency) -> Self {
+        Money { amount, currency }
+    }
+
+    /// The amount formatted for people: `$19.99`, `1,500 JPY`-style codes for currencies without a symbol.
+    pub fn display(&self) -> String {
+        let digits = self.currency.minor_digits();
+        let scale = 10_i64.pow(digits);
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let abs = self.amount.unsigned_abs();
+        let major = group_thousands(abs / scale as u64);
+        let number = if digits == 0 {
+            major
+        } else {
+            format!(
+                "{major}.{:0width$}",
+                abs % scale as u64,
+                width = digits as usize
+            )
+        };
+        match self.currency.symbol() {
+            Some(symbol) => format!("{sign}{symbol}{number}"),
+            None => format!("{sign}{number} {}", self.currency),
+        }
+    }
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_minor_units() {
+        assert_eq!(Money::new(1999, Currency::USD).display(), "$19.99");
+        assert_eq!(
+            Money::new(123456789, Currency::EUR).display(),
+            "€1,234,567.89"
+        );
+        assert_eq!(Money::new(-5, Currency::USD).display(), "-$0.05");
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(Money::new(1500, jpy).display(), "¥1,500");
+        let chf = Currency::parse("CHF").unwrap();
+        assert_eq!(Money::new(100, chf).display(), "1.00 CHF");
+    }
+
+    #[test]
+    fn currency_codes_are_validated() {
+        assert!(Currency::parse("usd").is_err());
+        assert!(Currency::parse("US").is_err());
+        let json = serde_json::to_string(&Money::new(5, Currency::USD)).unwrap();
+        assert_eq!(json, r#"{"amount":5,"currency":"USD"}"#);
+        assert!(serde_json::from_str::<Money>(r#"{"amount":5,"currency":"dollars"}"#).is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! The state every decision is made against, and the fold that builds it from events.
+
+use crate::catalog::Product;
+use crate::event::Event;
+use crate::ids::{ProductId, ShopId};
+use crate::shop::Shop;
+use crate::site::SiteConfig;
+use imbl::{OrdMap, OrdSet};
+
+/// Everything the commerce flows need to know, in memory. Cloning is O(1) (persistent maps), so the
+/// command path can decide a batch against a scratch copy and throw it away if the log refuses it.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub site: SiteConfig,
+    pub shops: OrdMap<ShopId, Shop>,
+    pub products: OrdMap<ProductId, Product>,
+    pub product_slugs: OrdMap<String, ProductId>,
+    pub shop_slugs: OrdSet<String>,
+    /// Products per shop, newest last.
+    pub shop_products: OrdMap<ShopId, imbl::Vector<ProductId>>,
+}
+
+impl State {
+    /// Folds one event into the state. Events were validated by `decide`, so `apply` never fails;
+    /// an event about something unknown (impossible in a well-formed log) is ignored.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::SiteConfigured(config) => self.site = config.clone(),
+            Event::ShopCreated(shop) => {
+                self.shop_slugs.insert(shop.slug.clone());
+                self.shop_products.entry(shop.id).or_default();
+                self.shops.insert(shop.id, shop.clone());
+            }
+            Event::ProductCreated(product) => {
+                self.product_slugs.insert(product.slug.clone(), product.id);
+                self.shop_products
+                    .entry(product.shop_id)
+                    .or_default()
+                    .push_back(product.id);
+                self.products.insert(product.id, product.clone());
+            }
+            Event::ProductUpdated { id, changes, at } => {
+                if let Some(product) = self.products.get_mut(id) {
+                    if let Some(title) = &changes.title {
+                        product.title = title.clone();
+                    }
+                    if let Some(description) = &changes.description {
+                        product.description = description.clone();
+                    }
+                    if let Some(price) = changes.price {
+                        product.price = price;
+                    }
+                    if let Some(sale_price) = changes.sale_price {
+                        product.sale_price = sale_price;
+                    }
+                    if let Some(stock) = changes.stock {
+                        product.stock = stock;
+                    }
+                    if let Some(status) = changes.status {
+                        product.status = status;
+                    }
+                    product.updated_at = *at;
+                }
+            }
+            // Activity is history, not state: it lives in the lakehouse.
+            Event::ProductView(_)
+            | Event::AddToCart(_)
+            | Event::AddToWishlist(_)
+            | Event::ShopVisit(_)
+            | Event::Search(_) => {}
+        }
+    }
+
+    pub fn product_by_slug(&self, slug: &str) -> Option<&Product> {
+        self.product_slugs
+            .get(slug)
+            .and_then(|id| self.products.get(id))
+    }
+
+    /// A shop's products, newest first.
+    pub fn products_of(&self, shop: ShopId) -> impl Iterator<Item = &Product> {
+        self.shop_products
+            .get(&shop)
+            .into_iter()
+            .flat_map(|ids| ids.iter().rev())
+            .filter_map(|id| self.products.get(id))
+    }
+}

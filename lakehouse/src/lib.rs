@@ -1,0 +1,35 @@
+//! The lakehouse: Delta Lake tables on an object store, the table catalog, and the DataFusion
+//! session that reads them.
+//!
+//! - [`Lake`] is a root URL (a local directory by default) under which every table lives at
+//!   `<layer>/<name>/`: `bronze/activity/`, `gold/product_daily/`, ….
+//! - [`TableName`] names a table as analysts write it in SQL: `bronze.activity`.
+//! - [`Lake::session`] opens every table and registers it in one DataFusion `SessionContext` under
+//!   the schemas `bronze`, `silver` and `gold`, with the lake's SQL helpers (`json_get_str`).
+//! - [`query`] runs read-only SQL; [`format_batches`] prints results as a table, CSV or JSON.
+//!
+//! ```text
+//! let lake = Lake::open("data/lake")?;
+//! let batches = lakehouse::query(&lake.session().await?, "select count(*) from bronze.activity").await?;
+//! ```
+//!
+//! Writers commit with a Delta application transaction (`txn`) so that a writer which restarts can
+//! find where it stopped ([`Lake::transaction_version`]); delta-rs does not reject a stale txn
+//! version on its own, so every writer checks before it commits.
+
+mod error;
+mod format;
+mod lake;
+mod table_name;
+mod udf;
+
+pub use error::{Error, Result};
+pub use format::{OutputFormat, format_batches};
+pub use lake::{Lake, plan, query};
+pub use table_name::{Layer, TableName};
+
+/// Delta Lake, with the DataFusion and Arrow versions it was built with: use these re-exports so the
+/// versions can never drift apart.
+pub use deltalake;
+pub use deltalake::arrow;
+pub use deltalake::datafusion;

@@ -1,0 +1,32 @@
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("pipeline {pipeline}: header line {line}: {reason}")]
+    Header {
+        pipeline: String,
+        line: usize,
+        reason: String,
+    },
+    #[error(
+        "pipeline {pipeline}: source {source_table} has no `offset` column to track progress by"
+    )]
+    NoOffset {
+        pipeline: String,
+        source_table: String,
+    },
+    #[error("pipeline {pipeline}: {source}")]
+    Lake {
+        pipeline: String,
+        #[source]
+        source: lakehouse::Error,
+    },
+}
+
+impl Error {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Lake { source, .. } if source.is_retryable())
+    }
+}
