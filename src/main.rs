@@ -1,1 +1,161 @@
-fn main() {}
+//! `marketplace`: the one binary. Parses arguments and wires the crates together; nothing else.
+
+mod demo;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "marketplace",
+    version,
+    about = "A multi-vendor marketplace that runs as a dataflow"
+)]
+struct Cli {
+    /// Where `serve` listens.
+    #[arg(
+        long,
+        env = "MARKETPLACE_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    addr: SocketAddr,
+    /// Where the log and the lakehouse live.
+    #[arg(
+        long,
+        env = "MARKETPLACE_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run everything in one process: API, portals, lake sink and pipelines.
+    Serve {
+        /// Fill an empty marketplace with demo shops, products and visitors first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Fill the marketplace with demo shops, products and visitors (idempotent), then bring the
+    /// lakehouse up to date.
+    Demo(demo::DemoOptions),
+    /// Run one read-only SQL query over the lakehouse (safe while `serve` runs).
+    Sql {
+        /// The query, e.g. "select count(*) from bronze.activity".
+        query: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// Delta's merge warns about metrics it derives itself on every run; that is not news to an operator.
+const QUIET_LIBRARIES: &str = "deltalake_core::operations::merge=error,datafusion=warn";
+
+fn init_tracing(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("MARKETPLACE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = api::Config::new(&cli.data_dir);
+    config.addr = cli.addr;
+    match cli.command {
+        Cmd::Serve { demo } => {
+            init_tracing(&format!("info,{QUIET_LIBRARIES}"));
+            serve(config, demo).await
+        }
+        Cmd::Demo(options) => {
+            init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
+            config.background_workers = false;
+            let app = api::App::start(config)
+                .await
+                .context("starting the marketplace")?;
+            demo::seed(&app, &options).await?;
+            demo::bring_lake_up_to_date(&app).await?;
+            app.shutdown().await;
+            Ok(())
+        }
+        Cmd::Sql { query, format } => {
+            init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
+            let lake = lakehouse::Lake::open(&config.lake_location())?;
+            let ctx = lake.session().await?;
+            let batches = lakehouse::query(&ctx, &query).await?;
+            let format = match format {
+                Format::Table => lakehouse::OutputFormat::Table,
+                Format::Csv => lakehouse::OutputFormat::Csv,
+                Format::Json => lakehouse::OutputFormat::Json,
+            };
+            println!(
+                "{}",
+                lakehouse::format_batches(&batches, format)?.trim_end()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: api::Config, demo: bool) -> anyhow::Result<()> {
+    let addr = config.addr;
+    let data_dir = config.data_dir.clone();
+    let app = api::App::start(config)
+        .await
+        .context("starting the marketplace")?;
+    if demo {
+        demo::seed(&app, &demo::DemoOptions::default()).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let router = portals::site(app.clone());
+    println!(
+        "Marketplace running at http://{addr}/  (seller: /seller, admin: /admin, API docs: /api/docs)"
+    );
+    println!("Data in {}; press Ctrl-C to stop.", data_dir.display());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: finishing the batch in hand and the lake commit in flight");
+    app.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,1 +1,35 @@
-//! api
+//! The service: app state, the command path, read views, the JSON API and its OpenAPI document.
+//!
+//! - [`App::start`] opens the log and the lake, rebuilds the state by replaying the log, and starts
+//!   the background workers: the single-writer [`command`] path, the lake sink and the pipeline
+//!   runner. [`AppState`] is the cheap handle every handler gets.
+//! - Writes go through [`AppState::execute`]: `domain::decide` → one durable log append per
+//!   batch → `State::apply`. Reads are answered from the in-memory state.
+//! - [`router`] builds the `/api` routes, `/health`, `/api/openapi.json` and the interactive
+//!   docs at `/api/docs`. The portals add their pages on top of the same state.
+//!
+//! ```text
+//! let app = App::start(Config::new("data")).await?;
+//! axum::serve(listener, api::router(app.clone())).await?;
+//! ```
+//!
+//! This crate never renders HTML: that is the portals' job.
+
+mod analytics;
+mod app;
+mod command;
+mod config;
+mod error;
+mod health;
+mod request;
+pub mod routes;
+mod views;
+
+pub use analytics::ProductDailyRow;
+pub use app::{App, AppState};
+pub use config::Config;
+pub use error::ApiError;
+pub use health::{Health, WorkerState};
+pub use request::{Visitor, client_context};
+pub use routes::{openapi, router};
+pub use views::{MoneyView, Page, ProductFilter, ProductSort, ProductView, ShopView, SiteView};

@@ -106,8 +106,9 @@ impl Lake {
         if let Some(dir) = self.local_path(table) {
             std::fs::create_dir_all(dir)?;
         }
-        let empty = DeltaTable::try_from_url(self.table_url(table))
-            .await
+        // Build without loading: there is no log to load yet.
+        let empty = deltalake::DeltaTableBuilder::from_url(self.table_url(table))
+            .and_then(|b| b.build())
             .map_err(|e| Error::delta(table, e))?;
         let created = empty
             .create()

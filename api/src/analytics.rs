@@ -1,0 +1,46 @@
+//! Figures read from gold tables (the admin dashboard). These are analytics, so they come from the
+//! lakehouse, never from the in-memory state.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use lakehouse::{OutputFormat, TableName};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One product's totals from `gold.product_daily`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductDailyRow {
+    pub product_id: String,
+    pub views: i64,
+    pub cart_adds: i64,
+    pub wishlist_adds: i64,
+    pub days: i64,
+}
+
+impl AppState {
+    /// Every product's totals over all days in `gold.product_daily`, most viewed first. Empty
+    /// before the pipeline has produced the table.
+    pub async fn product_totals(&self) -> Result<Vec<ProductDailyRow>, ApiError> {
+        let table = TableName::gold("product_daily").expect("valid table name");
+        if self
+            .lake
+            .open_table(&table)
+            .await
+            .map_err(internal)?
+            .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        let ctx = self.lake.session().await.map_err(internal)?;
+        let sql = "SELECT product_id, CAST(SUM(views) AS BIGINT) AS views, CAST(SUM(cart_adds) AS BIGINT) AS cart_adds, \
+             CAST(SUM(wishlist_adds) AS BIGINT) AS wishlist_adds, COUNT(DISTINCT day) AS days \
+             FROM gold.product_daily GROUP BY product_id ORDER BY views DESC, product_id";
+        let batches = lakehouse::query(&ctx, sql).await.map_err(internal)?;
+        let json = lakehouse::format_batches(&batches, OutputFormat::Json).map_err(internal)?;
+        serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
+fn internal(e: lakehouse::Error) -> ApiError {
+    ApiError::Internal(e.to_string())
+}

@@ -1,0 +1,151 @@
+use crate::command::{self, CommandPath, SharedState};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::health::{Health, WorkerState};
+use chrono::{DateTime, Utc};
+use domain::{Actor, Command, Context, Event, State};
+use ingest::{EmbeddedLog, EventLog, LakeSink};
+use lakehouse::Lake;
+use pipelines::Runner;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the log: {0}")]
+    Log(#[from] ingest::Error),
+    #[error("the lakehouse: {0}")]
+    Lake(#[from] lakehouse::Error),
+    #[error("the log holds an event this build cannot read at commerce offset {offset}: {reason}")]
+    Replay { offset: u64, reason: String },
+}
+
+/// Everything the service holds: configuration, the state, the command path, the log, the lake and
+/// the background workers.
+pub struct App {
+    pub config: Config,
+    state: SharedState,
+    commands: CommandPath,
+    pub log: Arc<dyn EventLog>,
+    pub lake: Lake,
+    pub sink: Arc<LakeSink>,
+    pub pipelines: Arc<Runner>,
+    pub health: Health,
+    cancel: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The cheap, cloneable handle handlers receive.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Opens the log and the lake, replays the log into the state and starts the workers.
+    pub async fn start(config: Config) -> Result<AppState, StartError> {
+        let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(config.log_dir())?);
+        let lake = Lake::open(&config.lake_location())?;
+        let started = std::time::Instant::now();
+        let (state, replayed) = command::replay(log.as_ref()).await?;
+        tracing::info!(
+            events = replayed,
+            shops = state.shops.len(),
+            products = state.products.len(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "state rebuilt from the log"
+        );
+        let state: SharedState = Arc::new(RwLock::new(Arc::new(state)));
+        let cancel = CancellationToken::new();
+        let (commands, writer) = CommandPath::spawn(state.clone(), log.clone(), cancel.clone());
+        let sink = Arc::new(LakeSink::new(log.clone(), lake.clone()));
+        let pipelines = Arc::new(Runner::new(lake.clone(), pipelines::builtin()));
+        let app = AppState(Arc::new(App {
+            config,
+            state,
+            commands,
+            log,
+            lake,
+            sink,
+            pipelines,
+            health: Health::default(),
+            cancel,
+            tasks: Mutex::new(Vec::new()),
+        }));
+        app.health.set("command_path", WorkerState::Running);
+        app.track(writer);
+        if app.config.background_workers {
+            app.start_workers();
+        }
+        Ok(app)
+    }
+}
+
+impl AppState {
+    fn track(&self, task: JoinHandle<()>) {
+        self.tasks.lock().expect("tasks lock").push(task);
+    }
+
+    fn start_workers(&self) {
+        let app = self.clone();
+        self.health.set("lake_sink", WorkerState::Running);
+        self.track(tokio::spawn(async move {
+            let result = app.sink.clone().run(app.cancel.clone()).await;
+            app.health.set(
+                "lake_sink",
+                match result {
+                    Ok(()) => WorkerState::Stopped,
+                    Err(e) => WorkerState::Failed {
+                        error: e.to_string(),
+                    },
+                },
+            );
+        }));
+        let app = self.clone();
+        self.health.set("pipelines", WorkerState::Running);
+        self.track(tokio::spawn(async move {
+            app.pipelines.clone().run(app.cancel.clone()).await;
+            app.health.set("pipelines", WorkerState::Stopped);
+        }));
+    }
+
+    /// The current state, as of the last durable batch.
+    pub fn state(&self) -> Arc<State> {
+        self.state.read().expect("state lock").clone()
+    }
+
+    /// Runs a command through the single writer; answers once its events are durable.
+    pub async fn execute(&self, actor: Actor, command: Command) -> Result<Vec<Event>, ApiError> {
+        self.execute_at(actor, command, Utc::now()).await
+    }
+
+    /// Like [`execute`](Self::execute) with an explicit time, for imports and demo history. Handlers
+    /// serving live requests use `execute`.
+    pub async fn execute_at(
+        &self,
+        actor: Actor,
+        command: Command,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Event>, ApiError> {
+        self.commands.execute(command, Context { actor, at }).await
+    }
+
+    /// Stops the workers and waits for them: the command path finishes its batch in hand, the sink
+    /// its commit in flight.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        let tasks: Vec<_> = self.tasks.lock().expect("tasks lock").drain(..).collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        self.health.set("command_path", WorkerState::Stopped);
+    }
+}

@@ -1,0 +1,40 @@
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything the service needs to know to start. Built once in `main` from flags and
+/// `MARKETPLACE_*` variables, then passed down.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where `serve` listens.
+    pub addr: SocketAddr,
+    /// The root of everything kept on disk: `log/`, `lake/`.
+    pub data_dir: PathBuf,
+    /// Where the lakehouse lives: a directory or URL. Defaults to `<data_dir>/lake`.
+    pub lake: Option<String>,
+    /// Start the lake sink and the pipeline runner (off in tools that only write to the log).
+    pub background_workers: bool,
+    /// Mark cookies `Secure` (on behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Config {
+    pub fn new(data_dir: impl AsRef<Path>) -> Self {
+        Config {
+            addr: ([127, 0, 0, 1], 8080).into(),
+            data_dir: data_dir.as_ref().to_path_buf(),
+            lake: None,
+            background_workers: true,
+            secure_cookies: false,
+        }
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("log")
+    }
+
+    pub fn lake_location(&self) -> String {
+        self.lake
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("lake").display().to_string())
+    }
+}

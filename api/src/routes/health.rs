@@ -1,0 +1,108 @@
+use crate::app::AppState;
+use crate::health::WorkerState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use ingest::Topic;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct HealthReport {
+    /// `ok` when every worker runs, `degraded` otherwise.
+    status: &'static str,
+    workers: BTreeMap<String, WorkerState>,
+    topics: BTreeMap<String, TopicHealth>,
+    pipelines: BTreeMap<String, PipelineHealth>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct TopicHealth {
+    /// The next offset the log will assign.
+    log_end: u64,
+    /// The next offset the lake sink will copy.
+    lake_next: u64,
+    /// Records in the log not yet in the lake.
+    lake_lag_records: u64,
+    rows_written: u64,
+    dead_letters: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct PipelineHealth {
+    target: String,
+    runs: u64,
+    watermark: Option<i64>,
+    last_rows_in: Option<u64>,
+    last_duration_ms: Option<u64>,
+    last_error: Option<String>,
+}
+
+/// Liveness, with each background worker's state, the lake sink's lag per topic and each
+/// pipeline's last run. 503 when a worker has failed.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
+pub(super) async fn health(State(app): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+    let progress = app.sink.progress().borrow().clone();
+    let topics = Topic::ALL
+        .into_iter()
+        .map(|topic| {
+            let end = app.log.end_offset(topic);
+            let p = progress.get(&topic).cloned().unwrap_or_default();
+            let health = TopicHealth {
+                log_end: end,
+                lake_next: p.next,
+                lake_lag_records: end.saturating_sub(p.next),
+                rows_written: p.rows,
+                dead_letters: p.dead_letters,
+            };
+            (topic.to_string(), health)
+        })
+        .collect();
+    let statuses = app.pipelines.status().borrow().clone();
+    let pipelines = app
+        .pipelines
+        .pipelines()
+        .iter()
+        .map(|spec| {
+            let status = statuses.get(&spec.name).cloned().unwrap_or_default();
+            let health = PipelineHealth {
+                target: spec.target.to_string(),
+                runs: status.runs,
+                watermark: status.last.as_ref().and_then(|r| r.watermark),
+                last_rows_in: status.last.as_ref().map(|r| r.rows_in),
+                last_duration_ms: status.last.as_ref().map(|r| r.duration_ms),
+                last_error: status.last_error,
+            };
+            (spec.name.clone(), health)
+        })
+        .collect();
+    let workers: BTreeMap<String, WorkerState> = app
+        .health
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let failed = workers
+        .values()
+        .any(|w| matches!(w, WorkerState::Failed { .. }));
+    let status = if app.health.all_running() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    let code = if failed {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        code,
+        Json(HealthReport {
+            status,
+            workers,
+            topics,
+            pipelines,
+        }),
+    )
+}

@@ -1,0 +1,42 @@
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::views::{Page, ProductFilter, ProductView};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+
+/// Active products, filtered, sorted and paged.
+#[utoipa::path(
+    get,
+    path = "/api/products",
+    tag = "catalog",
+    params(ProductFilter),
+    responses((status = 200, body = Page<ProductView>), (status = 400, body = ErrorBody))
+)]
+pub(super) async fn list_products(
+    State(app): State<AppState>,
+    filter: Result<Query<ProductFilter>, QueryRejection>,
+) -> Result<Json<Page<ProductView>>, ApiError> {
+    let Query(filter) = filter?;
+    Ok(Json(filter.apply(&app.state())))
+}
+
+/// One active product by its slug.
+#[utoipa::path(
+    get,
+    path = "/api/products/{slug}",
+    tag = "catalog",
+    params(("slug" = String, Path, description = "The product's slug")),
+    responses((status = 200, body = ProductView), (status = 404, body = ErrorBody))
+)]
+pub(super) async fn get_product(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<ProductView>, ApiError> {
+    let state = app.state();
+    let product = state
+        .product_by_slug(&slug)
+        .filter(|p| p.is_visible())
+        .ok_or_else(|| ApiError::NotFound(format!("no product '{slug}'")))?;
+    Ok(Json(ProductView::build(&state, product)))
+}

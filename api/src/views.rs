@@ -1,0 +1,278 @@
+//! Read views: what the API shows, built from the in-memory state. Reads never touch the log or
+//! the lakehouse.
+
+use domain::{Money, Product, Shop, SiteConfig, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Money in integer minor units, with a display string for people.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MoneyView {
+    /// Minor units (cents).
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Formatted for display, e.g. `$19.99`.
+    pub display: String,
+}
+
+impl From<Money> for MoneyView {
+    fn from(m: Money) -> Self {
+        MoneyView {
+            amount: m.amount,
+            currency: m.currency.to_string(),
+            display: m.display(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SubcategoryView {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CategoryView {
+    pub slug: String,
+    pub name: String,
+    pub subcategories: Vec<SubcategoryView>,
+    /// Active products in this category.
+    pub product_count: usize,
+}
+
+/// The site configuration: name, categories, logo and banner.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SiteView {
+    pub name: String,
+    pub categories: Vec<CategoryView>,
+    pub logo_url: Option<String>,
+    pub banner_url: Option<String>,
+}
+
+impl SiteView {
+    pub fn build(state: &State) -> SiteView {
+        let SiteConfig {
+            name,
+            categories,
+            logo_url,
+            banner_url,
+        } = &state.site;
+        SiteView {
+            name: name.clone(),
+            categories: categories
+                .iter()
+                .map(|c| CategoryView {
+                    slug: c.slug.clone(),
+                    name: c.name.clone(),
+                    subcategories: c
+                        .subcategories
+                        .iter()
+                        .map(|s| SubcategoryView {
+                            slug: s.slug.clone(),
+                            name: s.name.clone(),
+                        })
+                        .collect(),
+                    product_count: state
+                        .products
+                        .values()
+                        .filter(|p| p.is_visible() && p.category == c.slug)
+                        .count(),
+                })
+                .collect(),
+            logo_url: logo_url.clone(),
+            banner_url: banner_url.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ShopView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub slug: String,
+    pub bio: String,
+    pub category: String,
+    pub country: String,
+    pub product_count: usize,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ShopView {
+    pub fn build(state: &State, shop: &Shop) -> ShopView {
+        ShopView {
+            id: shop.id.0,
+            name: shop.name.clone(),
+            slug: shop.slug.clone(),
+            bio: shop.bio.clone(),
+            category: shop.category.clone(),
+            country: shop.country.clone(),
+            product_count: state
+                .products_of(shop.id)
+                .filter(|p| p.is_visible())
+                .count(),
+            created_at: shop.created_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ShopRef {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub slug: String,
+}
+
+/// A product as shoppers see it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProductView {
+    pub id: uuid::Uuid,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub subcategory: Option<String>,
+    /// The regular price.
+    pub price: MoneyView,
+    pub sale_price: Option<MoneyView>,
+    /// What a shopper pays now.
+    pub current_price: MoneyView,
+    pub discount_percent: Option<u32>,
+    pub stock: u32,
+    pub in_stock: bool,
+    pub image_url: Option<String>,
+    pub shop: Option<ShopRef>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ProductView {
+    pub fn build(state: &State, p: &Product) -> ProductView {
+        ProductView {
+            id: p.id.0,
+            slug: p.slug.clone(),
+            title: p.title.clone(),
+            description: p.description.clone(),
+            category: p.category.clone(),
+            subcategory: p.subcategory.clone(),
+            price: p.price.into(),
+            sale_price: p.sale_price.map(Into::into),
+            current_price: p.current_price().into(),
+            discount_percent: p.discount_percent(),
+            stock: p.stock,
+            in_stock: p.stock > 0,
+            image_url: p.image_url.clone(),
+            shop: state.shops.get(&p.shop_id).map(|s| ShopRef {
+                id: s.id.0,
+                name: s.name.clone(),
+                slug: s.slug.clone(),
+            }),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    pub page: usize,
+    pub per_page: usize,
+    pub total: usize,
+}
+
+impl<T: ToSchema> Page<T> {
+    pub fn pages(&self) -> usize {
+        self.total.div_ceil(self.per_page.max(1)).max(1)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductSort {
+    #[default]
+    Newest,
+    PriceAsc,
+    PriceDesc,
+}
+
+/// Filters for product lists. Prices are in minor units.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductFilter {
+    /// Words that must all appear in the title or description.
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+    /// Only this shop's products.
+    pub shop: Option<uuid::Uuid>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub sort: Option<ProductSort>,
+    /// 1-based page number.
+    pub page: Option<usize>,
+    /// Items per page, at most 100 (default 20).
+    pub per_page: Option<usize>,
+}
+
+impl ProductFilter {
+    fn matches(&self, p: &Product, words: &[String]) -> bool {
+        let price = p.current_price().amount;
+        p.is_visible()
+            && self.category.as_ref().is_none_or(|c| &p.category == c)
+            && self
+                .subcategory
+                .as_ref()
+                .is_none_or(|s| p.subcategory.as_ref() == Some(s))
+            && self.shop.is_none_or(|s| p.shop_id.0 == s)
+            && self.min_price.is_none_or(|min| price >= min)
+            && self.max_price.is_none_or(|max| price <= max)
+            && words.iter().all(|w| {
+                p.title.to_lowercase().contains(w) || p.description.to_lowercase().contains(w)
+            })
+    }
+
+    /// The visible products that match, sorted and paged.
+    pub fn apply(&self, state: &State) -> Page<ProductView> {
+        let words: Vec<String> = self
+            .q
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        let mut matched: Vec<&Product> = state
+            .products
+            .values()
+            .filter(|p| self.matches(p, &words))
+            .collect();
+        match self.sort.unwrap_or_default() {
+            ProductSort::Newest => {
+                matched.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.slug.cmp(&b.slug)))
+            }
+            ProductSort::PriceAsc => {
+                matched.sort_by_key(|p| (p.current_price().amount, p.slug.clone()))
+            }
+            ProductSort::PriceDesc => matched.sort_by(|a, b| {
+                b.current_price()
+                    .amount
+                    .cmp(&a.current_price().amount)
+                    .then(a.slug.cmp(&b.slug))
+            }),
+        }
+        let per_page = self.per_page.unwrap_or(20).clamp(1, 100);
+        let page = self.page.unwrap_or(1).max(1);
+        let total = matched.len();
+        let items = matched
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|p| ProductView::build(state, p))
+            .collect();
+        Page {
+            items,
+            page,
+            per_page,
+            total,
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The admin portal: figures from the gold tables and the state of the dataflow.
+
+use crate::chrome::Chrome;
+use api::{AppState, WorkerState};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use domain::ProductId;
+
+pub struct Totals {
+    views: i64,
+    cart_adds: i64,
+    wishlist_adds: i64,
+    conversion: String,
+}
+
+pub struct TopRow {
+    title: String,
+    slug: Option<String>,
+    shop: String,
+    views: i64,
+    cart_adds: i64,
+    wishlist_adds: i64,
+    /// Percent of all views, 0–100.
+    share: i64,
+}
+
+pub struct WorkerRow {
+    name: String,
+    state: String,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin.html")]
+pub struct AdminPage {
+    chrome: Chrome,
+    totals: Totals,
+    rows: Vec<TopRow>,
+    workers: Vec<WorkerRow>,
+    error: Option<String>,
+}
+
+/// `/admin`: activity totals and the most viewed products from `gold.product_daily`.
+pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
+    let state = app.state();
+    let (all, error) = match app.product_totals().await {
+        Ok(rows) => (rows, None),
+        Err(e) => (
+            Vec::new(),
+            Some(format!("The analytics tables could not be read: {e}")),
+        ),
+    };
+    let views: i64 = all.iter().map(|r| r.views).sum();
+    let cart_adds: i64 = all.iter().map(|r| r.cart_adds).sum();
+    let totals = Totals {
+        views,
+        cart_adds,
+        wishlist_adds: all.iter().map(|r| r.wishlist_adds).sum(),
+        conversion: if views > 0 {
+            format!("{:.1}%", cart_adds as f64 * 100.0 / views as f64)
+        } else {
+            "—".into()
+        },
+    };
+    // Totals cover every product; the table shows the 20 most viewed.
+    let rows = all
+        .into_iter()
+        .take(20)
+        .map(|r| {
+            let product = r
+                .product_id
+                .parse::<ProductId>()
+                .ok()
+                .and_then(|id| state.products.get(&id));
+            TopRow {
+                title: product
+                    .map(|p| p.title.clone())
+                    .unwrap_or_else(|| format!("product {}", r.product_id)),
+                slug: product.filter(|p| p.is_visible()).map(|p| p.slug.clone()),
+                shop: product
+                    .and_then(|p| state.shops.get(&p.shop_id))
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                share: if views > 0 { r.views * 100 / views } else { 0 },
+                views: r.views,
+                cart_adds: r.cart_adds,
+                wishlist_adds: r.wishlist_adds,
+            }
+        })
+        .collect();
+    let statuses = app.pipelines.status().borrow().clone();
+    let progress = app.sink.progress().borrow().clone();
+    let workers = app
+        .health
+        .snapshot()
+        .into_iter()
+        .map(|(name, worker)| {
+            let (state, ok, mut detail) = match worker {
+                WorkerState::Running => ("running".to_string(), true, String::new()),
+                WorkerState::Starting => ("starting".to_string(), true, String::new()),
+                WorkerState::Stopped => ("stopped".to_string(), false, String::new()),
+                WorkerState::Failed { error } => ("failed".to_string(), false, error),
+            };
+            if name == "lake_sink" && detail.is_empty() {
+                let behind: u64 = progress
+                    .iter()
+                    .map(|(topic, p)| app.log.end_offset(*topic).saturating_sub(p.next))
+                    .sum();
+                let rows: u64 = progress.values().map(|p| p.rows).sum();
+                detail =
+                    format!("{rows} rows written since start · {behind} records behind the log");
+            }
+            if name == "pipelines" && detail.is_empty() {
+                detail = statuses
+                    .iter()
+                    .map(|(pipeline, s)| match (&s.last_error, &s.last) {
+                        (Some(e), _) => format!("{pipeline}: failing ({e})"),
+                        (None, Some(r)) => format!(
+                            "{pipeline}: {} runs, watermark {}",
+                            s.runs,
+                            r.watermark.map_or("—".into(), |w| w.to_string())
+                        ),
+                        (None, None) => format!("{pipeline}: not run yet"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" · ");
+            }
+            WorkerRow {
+                name: name.replace('_', " "),
+                state,
+                ok,
+                detail,
+            }
+        })
+        .collect();
+    AdminPage {
+        chrome: Chrome::new(&state, "admin"),
+        totals,
+        rows,
+        workers,
+        error,
+    }
+}

@@ -1,0 +1,257 @@
+//! The shop portal: home (categories and products) and product pages.
+
+use crate::chrome::{Chrome, hue, initials};
+use api::{AppState, ProductFilter, ProductView, Visitor, client_context};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use domain::{ActivityDetails, ActivityKind, Actor, Command, ProductId};
+
+/// A product tile.
+pub struct Card {
+    slug: String,
+    title: String,
+    price: String,
+    regular_price: Option<String>,
+    discount: Option<u32>,
+    shop_name: String,
+    image_url: Option<String>,
+    hue: u16,
+    initials: String,
+}
+
+impl From<ProductView> for Card {
+    fn from(p: ProductView) -> Card {
+        Card {
+            hue: hue(&p.id),
+            initials: initials(&p.title, 2),
+            regular_price: p.sale_price.is_some().then(|| p.price.display.clone()),
+            price: p.current_price.display,
+            discount: p.discount_percent,
+            shop_name: p.shop.map(|s| s.name).unwrap_or_default(),
+            image_url: p.image_url,
+            slug: p.slug,
+            title: p.title,
+        }
+    }
+}
+
+pub struct CategoryLink {
+    slug: String,
+    name: String,
+    count: usize,
+}
+
+pub struct Section {
+    slug: String,
+    name: String,
+    total: usize,
+    cards: Vec<Card>,
+}
+
+pub struct Listing {
+    heading: String,
+    total: usize,
+    page: usize,
+    pages: usize,
+    /// The listing's URL with its filters, ready for `page=` to be appended.
+    base: String,
+    cards: Vec<Card>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "shop_home.html")]
+pub struct HomePage {
+    chrome: Chrome,
+    categories: Vec<CategoryLink>,
+    current: Option<CategoryLink>,
+    query: String,
+    product_count: usize,
+    shop_count: usize,
+    sections: Vec<Section>,
+    listing: Option<Listing>,
+}
+
+/// `/`: the home page, or a filtered listing when a category, search or shop is given.
+pub async fn home(
+    State(app): State<AppState>,
+    filter: Result<Query<ProductFilter>, QueryRejection>,
+) -> HomePage {
+    // A hand-edited URL with a bad filter shows everything rather than an error page.
+    let filter = filter.map(|Query(f)| f).unwrap_or_default();
+    let state = app.state();
+    let site = api::SiteView::build(&state);
+    let categories: Vec<CategoryLink> = site
+        .categories
+        .iter()
+        .map(|c| CategoryLink {
+            slug: c.slug.clone(),
+            name: c.name.clone(),
+            count: c.product_count,
+        })
+        .collect();
+    let current = filter
+        .category
+        .as_ref()
+        .and_then(|slug| categories.iter().find(|c| &c.slug == slug))
+        .map(|c| CategoryLink {
+            slug: c.slug.clone(),
+            name: c.name.clone(),
+            count: c.count,
+        });
+    let query = filter.q.clone().unwrap_or_default();
+    let filtered = filter.category.is_some()
+        || !query.trim().is_empty()
+        || filter.shop.is_some()
+        || filter.page.is_some();
+    let listing = filtered.then(|| {
+        let page = ProductFilter {
+            per_page: Some(24),
+            ..filter.clone()
+        }
+        .apply(&state);
+        let shop_name = filter
+            .shop
+            .and_then(|id| state.shops.get(&domain::ShopId(id)))
+            .map(|s| s.name.clone());
+        let heading = match (&current, query.trim(), shop_name) {
+            (_, q, _) if !q.is_empty() => format!("Results for “{q}”"),
+            (_, _, Some(shop)) => shop,
+            (Some(c), _, _) => c.name.clone(),
+            (None, _, None) => "All products".to_string(),
+        };
+        let mut base = String::from("/?");
+        for (key, value) in [
+            ("category", filter.category.clone()),
+            ("q", filter.q.clone()),
+            ("shop", filter.shop.map(|s| s.to_string())),
+        ] {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                base.push_str(&format!("{key}={}&", url_encode(&value)));
+            }
+        }
+        Listing {
+            heading,
+            total: page.total,
+            page: page.page,
+            pages: page.pages(),
+            base,
+            cards: page.items.into_iter().map(Card::from).collect(),
+        }
+    });
+    let sections = if filtered {
+        Vec::new()
+    } else {
+        categories
+            .iter()
+            .filter_map(|c| {
+                let page = ProductFilter {
+                    category: Some(c.slug.clone()),
+                    per_page: Some(4),
+                    ..Default::default()
+                }
+                .apply(&state);
+                (page.total > 0).then(|| Section {
+                    slug: c.slug.clone(),
+                    name: c.name.clone(),
+                    total: page.total,
+                    cards: page.items.into_iter().map(Card::from).collect(),
+                })
+            })
+            .collect()
+    };
+    HomePage {
+        chrome: Chrome::new(&state, "shop"),
+        product_count: state.products.values().filter(|p| p.is_visible()).count(),
+        shop_count: state.shops.len(),
+        categories,
+        current,
+        query,
+        sections,
+        listing,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "product.html")]
+pub struct ProductPage {
+    chrome: Chrome,
+    p: ProductView,
+    category_name: String,
+    hue: u16,
+    initials: String,
+    shop_initial: String,
+}
+
+/// `/products/{slug}`: the product page. Opening it records a `product_view`.
+pub async fn product(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    let state = app.state();
+    let Some(product) = state.product_by_slug(&slug).filter(|p| p.is_visible()) else {
+        return super::not_found_page(
+            &app,
+            "shop",
+            format!("There is no product called “{slug}”. It may have been removed."),
+        );
+    };
+    let visitor = Visitor::from_cookies(&jar);
+    let view = Command::RecordActivity {
+        kind: ActivityKind::ProductView,
+        details: ActivityDetails {
+            product_id: Some(ProductId(product.id.0)),
+            client: client_context(&headers),
+            ..Default::default()
+        },
+    };
+    // A lost page view must not cost the shopper the page: record it, but render either way.
+    if let Err(e) = app
+        .execute(
+            Actor::Anonymous {
+                session: visitor.session,
+            },
+            view,
+        )
+        .await
+    {
+        tracing::warn!(product.slug = %slug, error = %e, "could not record a product view");
+    }
+    let p = ProductView::build(&state, product);
+    let page = ProductPage {
+        chrome: Chrome::new(&state, "shop"),
+        category_name: state
+            .site
+            .category(&p.category)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| p.category.clone()),
+        hue: hue(&p.id),
+        initials: initials(&p.title, 2),
+        shop_initial: p
+            .shop
+            .as_ref()
+            .map(|s| initials(&s.name, 1))
+            .unwrap_or_default(),
+        p,
+    };
+    (visitor.remember(jar, app.config.secure_cookies), page).into_response()
+}
+
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

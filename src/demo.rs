@@ -1,0 +1,529 @@
+//! Demo data: plausible shops, products and two weeks of visitor activity, written through the
+//! same command path as real traffic. Deterministic (seeded), so running it twice changes nothing.
+
+use anyhow::Context as _;
+use chrono::{Duration, Utc};
+use domain::{
+    ActivityDetails, ActivityKind, Actor, Category, ClientContext, Command, Currency, Device,
+    Money, NewProduct, NewShop, ProductId, ProductStatus, SessionId, ShopId, SiteConfig,
+    Subcategory,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct DemoOptions {
+    /// How many shops to open.
+    #[arg(long, default_value_t = 12)]
+    pub shops: usize,
+    /// Products per shop.
+    #[arg(long, default_value_t = 10)]
+    pub products_per_shop: usize,
+    /// Visitor activity events spread over the last two weeks.
+    #[arg(long, default_value_t = 6000)]
+    pub activity: usize,
+    /// The random seed; the same seed gives the same marketplace.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            shops: 12,
+            products_per_shop: 10,
+            activity: 6000,
+            seed: 42,
+        }
+    }
+}
+
+/// (category slug, name, [(subcategory slug, name, nouns, price range in cents)])
+type Catalog = [(
+    &'static str,
+    &'static str,
+    &'static [(
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        (i64, i64),
+    )],
+)];
+
+const CATALOG: &Catalog = &[
+    (
+        "home-kitchen",
+        "Home & Kitchen",
+        &[
+            (
+                "kitchen",
+                "Kitchen",
+                &[
+                    "Chef's Knife",
+                    "Cast Iron Skillet",
+                    "Ceramic Mug",
+                    "Cutting Board",
+                    "Pour-Over Kettle",
+                    "Salad Bowl",
+                ],
+                (1200, 14900),
+            ),
+            (
+                "decor",
+                "Decor",
+                &[
+                    "Linen Cushion",
+                    "Table Lamp",
+                    "Wall Clock",
+                    "Scented Candle",
+                    "Woven Basket",
+                ],
+                (1500, 8900),
+            ),
+        ],
+    ),
+    (
+        "fashion",
+        "Fashion",
+        &[
+            (
+                "women",
+                "Women",
+                &["Wrap Dress", "Wool Cardigan", "Silk Scarf", "Denim Jacket"],
+                (2500, 18900),
+            ),
+            (
+                "men",
+                "Men",
+                &[
+                    "Oxford Shirt",
+                    "Chino Trousers",
+                    "Merino Sweater",
+                    "Rain Jacket",
+                ],
+                (2900, 21900),
+            ),
+            (
+                "accessories",
+                "Accessories",
+                &["Leather Belt", "Canvas Tote", "Beanie", "Card Wallet"],
+                (1200, 7900),
+            ),
+        ],
+    ),
+    (
+        "electronics",
+        "Electronics",
+        &[
+            (
+                "audio",
+                "Audio",
+                &[
+                    "Wireless Earbuds",
+                    "Bookshelf Speaker",
+                    "Over-Ear Headphones",
+                ],
+                (3900, 34900),
+            ),
+            (
+                "accessories-tech",
+                "Tech Accessories",
+                &[
+                    "USB-C Charger",
+                    "Phone Stand",
+                    "Laptop Sleeve",
+                    "Power Bank",
+                ],
+                (1500, 6900),
+            ),
+        ],
+    ),
+    (
+        "beauty",
+        "Beauty",
+        &[(
+            "skincare",
+            "Skincare",
+            &["Face Serum", "Day Cream", "Cleansing Balm", "Lip Balm"],
+            (900, 5900),
+        )],
+    ),
+    (
+        "sports",
+        "Sports & Outdoors",
+        &[
+            (
+                "fitness",
+                "Fitness",
+                &["Yoga Mat", "Kettlebell", "Jump Rope", "Resistance Bands"],
+                (1500, 8900),
+            ),
+            (
+                "camping",
+                "Camping",
+                &[
+                    "Trail Backpack",
+                    "Camping Lantern",
+                    "Insulated Bottle",
+                    "Sleeping Bag",
+                ],
+                (1900, 19900),
+            ),
+        ],
+    ),
+    (
+        "books",
+        "Books",
+        &[
+            (
+                "fiction",
+                "Fiction",
+                &["Novel", "Short Stories", "Poetry Collection"],
+                (900, 2900),
+            ),
+            (
+                "non-fiction",
+                "Non-fiction",
+                &["Cookbook", "Field Guide", "Travel Journal"],
+                (1200, 4500),
+            ),
+        ],
+    ),
+];
+
+const ADJECTIVES: &[&str] = &[
+    "Classic", "Handmade", "Everyday", "Organic", "Vintage", "Minimal", "Nordic", "Recycled",
+    "Premium", "Compact", "Artisan", "Heritage",
+];
+const COLOURS: &[&str] = &[
+    "Sage",
+    "Charcoal",
+    "Sand",
+    "Ocean Blue",
+    "Terracotta",
+    "Ivory",
+    "Forest",
+    "Plum",
+];
+const SHOP_WORDS: &[&str] = &[
+    "Oak & Ember",
+    "Northwind",
+    "Little Harbor",
+    "Juniper Lane",
+    "Copper Fox",
+    "Bright Meadow",
+    "Stone & Thread",
+    "Blue Finch",
+    "Paper Crane",
+    "Golden Hour",
+    "Wild Fern",
+    "Tidewater",
+    "Maple Row",
+    "Silver Birch",
+    "Red Kite",
+    "Morning Dew",
+];
+const COUNTRIES: &[(&str, &[&str])] = &[
+    ("US", &["New York", "Austin", "Seattle"]),
+    ("DE", &["Berlin", "Munich", "Hamburg"]),
+    ("FR", &["Paris", "Lyon"]),
+    ("GB", &["London", "Manchester"]),
+    ("ES", &["Madrid", "Barcelona"]),
+    ("IT", &["Milan", "Rome"]),
+    ("NL", &["Amsterdam"]),
+    ("SE", &["Stockholm"]),
+];
+
+fn uuid(rng: &mut StdRng) -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rng.random()).into_uuid()
+}
+
+fn site() -> SiteConfig {
+    SiteConfig {
+        name: "Harbor Market".into(),
+        categories: CATALOG
+            .iter()
+            .map(|(slug, name, subs)| Category {
+                slug: slug.to_string(),
+                name: name.to_string(),
+                subcategories: subs
+                    .iter()
+                    .map(|(s, n, _, _)| Subcategory {
+                        slug: s.to_string(),
+                        name: n.to_string(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        logo_url: None,
+        banner_url: None,
+    }
+}
+
+/// Seeds the catalog and the activity, unless this seed's first shop already exists.
+pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let first_shop = ShopId(uuid(&mut StdRng::seed_from_u64(options.seed)));
+    if app.state().shops.contains_key(&first_shop) {
+        eprintln!(
+            "Demo data for seed {} is already there; nothing to add.",
+            options.seed
+        );
+        return Ok(());
+    }
+    let now = Utc::now();
+    let history_start = now - Duration::days(14);
+    let bar = ProgressBar::new(
+        (options.shops * (1 + options.products_per_shop) + options.activity) as u64 + 1,
+    )
+    .with_style(
+        ProgressStyle::with_template(
+            "{msg:>10} [{bar:40.cyan/blue}] {pos}/{len} events ({per_sec}, {eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message("catalog");
+    if app.state().site.categories.is_empty() {
+        app.execute_at(
+            Actor::System,
+            Command::ConfigureSite(site()),
+            history_start - Duration::days(30),
+        )
+        .await
+        .context("configuring the site")?;
+    }
+    bar.inc(1);
+
+    let mut products: Vec<(ProductId, ShopId)> = Vec::new();
+    for i in 0..options.shops {
+        let shop_id = ShopId(uuid(&mut rng));
+        let (category, category_name, subs) = CATALOG[i % CATALOG.len()];
+        let (country, _) = COUNTRIES[i % COUNTRIES.len()];
+        let name = SHOP_WORDS[i % SHOP_WORDS.len()].to_string()
+            + if i >= SHOP_WORDS.len() { " II" } else { "" };
+        let shop = NewShop {
+            id: shop_id,
+            owner: None,
+            bio: format!(
+                "{name} is an independent {} shop based in {country}. Small batches, shipped with care.",
+                category_name.to_lowercase()
+            ),
+            name,
+            category: category.to_string(),
+            country: country.to_string(),
+        };
+        let opened = history_start - Duration::days(rng.random_range(1..30));
+        app.execute_at(Actor::System, Command::CreateShop(shop), opened)
+            .await
+            .context("opening a demo shop")?;
+        bar.inc(1);
+        for _ in 0..options.products_per_shop {
+            let (sub, _, nouns, (low, high)) = *subs
+                .choose(&mut rng)
+                .expect("every category has subcategories");
+            let noun = nouns.choose(&mut rng).expect("nouns");
+            let title = format!(
+                "{} {} {}",
+                ADJECTIVES.choose(&mut rng).expect("adjectives"),
+                COLOURS.choose(&mut rng).expect("colours"),
+                noun
+            );
+            // Prices end in 99 cents, like real ones.
+            let price = (rng.random_range(low..=high) / 100) * 100 + 99;
+            let on_sale = rng.random_bool(0.25);
+            let id = ProductId(uuid(&mut rng));
+            let product = NewProduct {
+                id,
+                shop_id,
+                description: format!(
+                    "Our {} — from the {} range, made to last and chosen by {}.",
+                    title.to_lowercase(),
+                    sub.replace('-', " "),
+                    SHOP_WORDS[i % SHOP_WORDS.len()]
+                ),
+                title,
+                category: category.to_string(),
+                subcategory: Some(sub.to_string()),
+                price: Money::new(price, Currency::USD),
+                sale_price: on_sale
+                    .then(|| {
+                        Money::new(
+                            (price * rng.random_range(60..90) / 100 / 100) * 100 + 99,
+                            Currency::USD,
+                        )
+                    })
+                    .filter(|s| s.amount < price),
+                stock: if rng.random_bool(0.1) {
+                    rng.random_range(0..4)
+                } else {
+                    rng.random_range(5..120)
+                },
+                status: ProductStatus::Active,
+                image_url: None,
+            };
+            let listed = opened + Duration::hours(rng.random_range(1..24 * 10));
+            app.execute_at(
+                Actor::System,
+                Command::CreateProduct(product),
+                listed.min(now),
+            )
+            .await
+            .context("listing a demo product")?;
+            products.push((id, shop_id));
+            bar.inc(1);
+        }
+    }
+
+    bar.set_message("activity");
+    // Some products are far more popular than others, as in every real shop.
+    let popularity: Vec<f64> = (0..products.len())
+        .map(|i| 1.0 / (1.0 + i as f64).powf(0.8))
+        .collect();
+    let total: f64 = popularity.iter().sum();
+    let visitors: Vec<(SessionId, Device, usize)> = (0..(options.activity / 12).max(1))
+        .map(|_| {
+            let device = *[
+                Device::Mobile,
+                Device::Mobile,
+                Device::Desktop,
+                Device::Desktop,
+                Device::Tablet,
+            ]
+            .choose(&mut rng)
+            .expect("devices");
+            (
+                SessionId(uuid(&mut rng)),
+                device,
+                rng.random_range(0..COUNTRIES.len()),
+            )
+        })
+        .collect();
+    let mut commands = Vec::with_capacity(options.activity);
+    for _ in 0..options.activity {
+        let (session, device, country) = *visitors.choose(&mut rng).expect("visitors");
+        let (country, cities) = COUNTRIES[country];
+        let client = ClientContext {
+            device,
+            country: Some(country.to_string()),
+            city: cities.choose(&mut rng).map(|c| c.to_string()),
+        };
+        let mut pick = rng.random::<f64>() * total;
+        let index = popularity
+            .iter()
+            .position(|w| {
+                pick -= w;
+                pick <= 0.0
+            })
+            .unwrap_or(0);
+        let (product, shop) = products[index];
+        let roll = rng.random::<f64>();
+        let (kind, details) = match roll {
+            r if r < 0.72 => (
+                ActivityKind::ProductView,
+                ActivityDetails {
+                    product_id: Some(product),
+                    client,
+                    ..Default::default()
+                },
+            ),
+            r if r < 0.82 => (
+                ActivityKind::AddToCart,
+                ActivityDetails {
+                    product_id: Some(product),
+                    client,
+                    ..Default::default()
+                },
+            ),
+            r if r < 0.89 => (
+                ActivityKind::AddToWishlist,
+                ActivityDetails {
+                    product_id: Some(product),
+                    client,
+                    ..Default::default()
+                },
+            ),
+            r if r < 0.95 => (
+                ActivityKind::ShopVisit,
+                ActivityDetails {
+                    shop_id: Some(shop),
+                    client,
+                    ..Default::default()
+                },
+            ),
+            _ => {
+                let (_, _, subs) = CATALOG.choose(&mut rng).expect("catalog");
+                let query = subs
+                    .choose(&mut rng)
+                    .and_then(|(_, _, nouns, _)| nouns.choose(&mut rng))
+                    .expect("nouns")
+                    .to_lowercase();
+                (
+                    ActivityKind::Search,
+                    ActivityDetails {
+                        query: Some(query),
+                        client,
+                        ..Default::default()
+                    },
+                )
+            }
+        };
+        let at = history_start + Duration::seconds(rng.random_range(0..14 * 24 * 3600));
+        commands.push((
+            Actor::Anonymous { session },
+            Command::RecordActivity { kind, details },
+            at,
+        ));
+    }
+    // Activity arrives in time order; sending a chunk at once lets the command path batch it into
+    // one durable append.
+    commands.sort_by_key(|(_, _, at)| *at);
+    for chunk in commands.chunks(500) {
+        let results = futures::future::join_all(
+            chunk
+                .iter()
+                .cloned()
+                .map(|(actor, command, at)| app.execute_at(actor, command, at)),
+        )
+        .await;
+        for result in results {
+            result.context("recording demo activity")?;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_with_message("done");
+    eprintln!(
+        "Demo marketplace ready: {} shops, {} products, {} activity events.",
+        options.shops,
+        products.len(),
+        options.activity
+    );
+    Ok(())
+}
+
+/// Copies the log into the lakehouse and runs every pipeline once, so `marketplace sql` sees it all.
+pub async fn bring_lake_up_to_date(app: &api::AppState) -> anyhow::Result<()> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner.set_message("writing the log to bronze tables…");
+    app.sink
+        .catch_up_all()
+        .await
+        .context("writing the log to the lakehouse")?;
+    spinner.set_message("running pipelines…");
+    let reports = app
+        .pipelines
+        .run_all_once()
+        .await
+        .context("running pipelines")?;
+    spinner.finish_and_clear();
+    for (spec, report) in app.pipelines.pipelines().iter().zip(reports) {
+        eprintln!(
+            "{} → {}: {} new source rows, {} rows written",
+            spec.name, spec.target, report.rows_in, report.rows_out
+        );
+    }
+    Ok(())
+}

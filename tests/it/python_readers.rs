@@ -1,0 +1,67 @@
+//! Analysts read the lake with their own tools: Python's `deltalake` must see exactly the rows the
+//! sink wrote. CI installs the package; elsewhere the test says plainly that it did not run.
+
+use crate::support::TestApp;
+use ingest::Topic;
+use std::process::Command;
+
+fn python_has_deltalake() -> bool {
+    Command::new("python3")
+        .args(["-c", "import deltalake, pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_deltalake_reads_the_bronze_tables() {
+    if !python_has_deltalake() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the Python `deltalake` and `pyarrow` packages (see .ci/run)"
+        );
+        eprintln!(
+            "SKIPPED: python3 with the `deltalake` and `pyarrow` packages is not installed; `pip install deltalake pyarrow` to run this test"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let catalog = t.seed_catalog().await;
+    for _ in 0..3 {
+        t.post_json(
+            "/api/activity",
+            serde_json::json!({"kind": "add_to_cart", "product_id": catalog.mug}),
+        )
+        .await;
+    }
+    let end = t.app.log.end_offset(Topic::Activity);
+    t.lake_reaches(Topic::Activity, end).await;
+    let rust_count = t
+        .sql_count("select count(*) as n from bronze.activity")
+        .await;
+    let table = t
+        .app
+        .lake
+        .local_path(&ingest::bronze_table(Topic::Activity))
+        .unwrap();
+    let script = "import sys, deltalake\n\
+                  t = deltalake.DeltaTable(sys.argv[1])\n\
+                  data = t.to_pyarrow_table() if hasattr(t, 'to_pyarrow_table') else t.to_pyarrow_dataset().to_table()\n\
+                  kinds = set(data.column('kind').to_pylist())\n\
+                  print(data.num_rows, ','.join(sorted(kinds)))";
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(&table)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (count, kinds) = stdout.trim().split_once(' ').expect("count and kinds");
+    assert_eq!(count.parse::<i64>().unwrap(), rust_count);
+    assert_eq!((rust_count, kinds), (3, "add_to_cart"));
+    t.app.shutdown().await;
+}

@@ -1,0 +1,195 @@
+//! A marketplace on a temporary data dir, driven through its router without a socket.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use domain::{
+    Actor, Category, Command, Currency, Money, NewProduct, NewShop, ProductId, ProductStatus,
+    ShopId, SiteConfig, Subcategory,
+};
+use http_body_util::BodyExt;
+use std::path::Path;
+use std::time::Duration;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub app: api::AppState,
+    router: axum::Router,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl TestApp {
+    pub async fn start(data_dir: &Path) -> TestApp {
+        let app = api::App::start(api::Config::new(data_dir))
+            .await
+            .expect("the marketplace starts");
+        let router = portals::site(app.clone());
+        TestApp { app, router }
+    }
+
+    pub async fn request(&self, request: Request<Body>) -> Response {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        Response {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Response {
+        self.request(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: serde_json::Value) -> Response {
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.request(request).await
+    }
+
+    /// Waits (bounded) until the lake sink has copied everything before `end` on `topic`.
+    pub async fn lake_reaches(&self, topic: ingest::Topic, end: u64) {
+        let mut progress = self.app.sink.progress();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            progress.wait_for(|p| p.get(&topic).is_some_and(|t| t.next >= end)),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            panic!("the lake sink did not reach offset {end} of {topic} within 30 s")
+        })
+        .expect("the sink is alive");
+    }
+
+    /// Waits (bounded) until `pipeline` has processed source offsets up to `offset`.
+    pub async fn pipeline_reaches(&self, pipeline: &str, offset: i64) {
+        let mut status = self.app.pipelines.status();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            status.wait_for(|s| {
+                s.get(pipeline)
+                    .and_then(|s| s.last.as_ref())
+                    .and_then(|r| r.watermark)
+                    .is_some_and(|w| w >= offset)
+            }),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("pipeline {pipeline} did not reach offset {offset} within 30 s"))
+        .expect("the runner is alive");
+    }
+
+    pub async fn sql_count(&self, sql: &str) -> i64 {
+        let ctx = self.app.lake.session().await.expect("a lake session");
+        let batches = lakehouse::query(&ctx, sql).await.expect("the query runs");
+        let json = lakehouse::format_batches(&batches, lakehouse::OutputFormat::Json).unwrap();
+        let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+        rows[0]["n"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no count in {json}"))
+    }
+
+    /// A site with two categories, one shop and three products (one of them a draft).
+    pub async fn seed_catalog(&self) -> Catalog {
+        let site = SiteConfig {
+            name: "Test Market".into(),
+            categories: vec![
+                Category {
+                    slug: "kitchen".into(),
+                    name: "Kitchen".into(),
+                    subcategories: vec![Subcategory {
+                        slug: "mugs".into(),
+                        name: "Mugs".into(),
+                    }],
+                },
+                Category {
+                    slug: "books".into(),
+                    name: "Books".into(),
+                    subcategories: vec![],
+                },
+            ],
+            logo_url: None,
+            banner_url: None,
+        };
+        self.app
+            .execute(Actor::System, Command::ConfigureSite(site))
+            .await
+            .unwrap();
+        let shop = ShopId(uuid::Uuid::now_v7());
+        let new_shop = NewShop {
+            id: shop,
+            owner: None,
+            name: "Clay & Co".into(),
+            bio: "Stoneware".into(),
+            category: "kitchen".into(),
+            country: "DE".into(),
+        };
+        self.app
+            .execute(Actor::System, Command::CreateShop(new_shop))
+            .await
+            .unwrap();
+        let mut products = Vec::new();
+        for (title, category, price, status) in [
+            ("Blue <b>Mug</b>", "kitchen", 1999, ProductStatus::Active),
+            ("Field Guide", "books", 2500, ProductStatus::Active),
+            ("Secret Prototype", "kitchen", 999, ProductStatus::Draft),
+        ] {
+            let id = ProductId(uuid::Uuid::now_v7());
+            let product = NewProduct {
+                id,
+                shop_id: shop,
+                title: title.into(),
+                description: format!("About {title}"),
+                category: category.into(),
+                subcategory: None,
+                price: Money::new(price, Currency::USD),
+                sale_price: None,
+                stock: 5,
+                status,
+                image_url: None,
+            };
+            self.app
+                .execute(Actor::System, Command::CreateProduct(product))
+                .await
+                .unwrap();
+            products.push(id);
+        }
+        Catalog {
+            shop,
+            mug: products[0],
+            book: products[1],
+            draft: products[2],
+        }
+    }
+}
+
+pub struct Catalog {
+    pub shop: ShopId,
+    pub mug: ProductId,
+    pub book: ProductId,
+    pub draft: ProductId,
+}
