@@ -10,7 +10,7 @@ use domain::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
 #[derive(clap::Args, Clone, Debug)]
@@ -378,7 +378,8 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
     }
 
     bar.set_message("activity");
-    // Some products are far more popular than others, as in every real shop.
+    // Some products are far more popular than others, as in every real shop; which ones is random.
+    products.shuffle(&mut rng);
     let popularity: Vec<f64> = (0..products.len())
         .map(|i| 1.0 / (1.0 + i as f64).powf(0.8))
         .collect();

@@ -62,8 +62,10 @@ enum Format {
     Json,
 }
 
-/// Delta's merge warns about metrics it derives itself on every run; that is not news to an operator.
-const QUIET_LIBRARIES: &str = "deltalake_core::operations::merge=error,datafusion=warn";
+/// Delta's kernel logs every snapshot and scan at info, and its merge warns on every run about
+/// metrics it derives itself: neither is news to an operator.
+const QUIET_LIBRARIES: &str =
+    "buoyant_kernel=warn,deltalake_core::operations::merge=error,datafusion=warn";
 
 fn init_tracing(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -329,10 +329,7 @@ struct TopicState {
 }
 
 fn delta_error(topic: Topic, e: lakehouse::deltalake::DeltaTableError) -> Error {
-    Error::Lake(lakehouse::Error::Delta {
-        table: bronze_table(topic).to_string(),
-        source: e,
-    })
+    Error::Lake(lakehouse::Error::delta(bronze_table(topic), e))
 }
 
 fn decode(topic: Topic, record: &Record) -> std::result::Result<Envelope, String> {

@@ -9,10 +9,10 @@ pub enum Error {
     Delta {
         table: String,
         #[source]
-        source: deltalake::DeltaTableError,
+        source: Box<deltalake::DeltaTableError>,
     },
     #[error("query failed: {0}")]
-    Query(#[from] deltalake::datafusion::error::DataFusionError),
+    Query(Box<deltalake::datafusion::error::DataFusionError>),
     #[error("arrow: {0}")]
     Arrow(#[from] deltalake::arrow::error::ArrowError),
     #[error("lake location '{location}' is not usable: {reason}")]
@@ -28,10 +28,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn delta(table: impl ToString, source: deltalake::DeltaTableError) -> Self {
+    /// A Delta failure on `table`.
+    pub fn delta(table: impl ToString, source: deltalake::DeltaTableError) -> Self {
         Error::Delta {
             table: table.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -42,7 +43,7 @@ impl Error {
         match self {
             Error::Io(_) => true,
             Error::Delta { source, .. } => matches!(
-                source,
+                **source,
                 D::ObjectStore { .. }
                     | D::Io { .. }
                     | D::VersionAlreadyExists(_)
@@ -50,5 +51,11 @@ impl Error {
             ),
             _ => false,
         }
+    }
+}
+
+impl From<deltalake::datafusion::error::DataFusionError> for Error {
+    fn from(e: deltalake::datafusion::error::DataFusionError) -> Self {
+        Error::Query(Box::new(e))
     }
 }

@@ -226,10 +226,7 @@ impl Runner {
             .lake
             .open_or_create(&spec.target, schema.clone(), &[])
             .await?;
-        let delta = |e| lakehouse::Error::Delta {
-            table: spec.target.to_string(),
-            source: e,
-        };
+        let delta = |e| lakehouse::Error::delta(&spec.target, e);
         match &spec.mode {
             Mode::Append => {
                 table

@@ -21,7 +21,7 @@ pub struct TopRow {
     views: i64,
     cart_adds: i64,
     wishlist_adds: i64,
-    /// Percent of all views, 0–100.
+    /// Views as a percent of the most viewed product's, 0–100 (the bar's length).
     share: i64,
 }
 
@@ -65,6 +65,7 @@ pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
         },
     };
     // Totals cover every product; the table shows the 20 most viewed.
+    let top_views = all.first().map_or(0, |r| r.views);
     let rows = all
         .into_iter()
         .take(20)
@@ -83,7 +84,11 @@ pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
                     .and_then(|p| state.shops.get(&p.shop_id))
                     .map(|s| s.name.clone())
                     .unwrap_or_default(),
-                share: if views > 0 { r.views * 100 / views } else { 0 },
+                share: if top_views > 0 {
+                    r.views * 100 / top_views
+                } else {
+                    0
+                },
                 views: r.views,
                 cart_adds: r.cart_adds,
                 wishlist_adds: r.wishlist_adds,
