@@ -165,3 +165,115 @@ pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::ap
     }
     Ok((state, end))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use domain::{Actor, SiteConfig};
+    use ingest::{EmbeddedLog, Record};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::sync::watch;
+
+    /// A real log whose appends can be made to fail, like a full or broken disk.
+    struct FlakyLog {
+        inner: EmbeddedLog,
+        broken: AtomicBool,
+    }
+
+    #[async_trait]
+    impl EventLog for FlakyLog {
+        async fn append(&self, records: Vec<AppendRecord>) -> ingest::Result<Vec<u64>> {
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(ingest::Error::Closed);
+            }
+            self.inner.append(records).await
+        }
+        async fn read(&self, topic: Topic, from: u64, max: usize) -> ingest::Result<Vec<Record>> {
+            self.inner.read(topic, from, max).await
+        }
+        fn end_offset(&self, topic: Topic) -> u64 {
+            self.inner.end_offset(topic)
+        }
+        fn subscribe(&self, topic: Topic) -> watch::Receiver<u64> {
+            self.inner.subscribe(topic)
+        }
+        async fn commit_offset(&self, group: &str, topic: Topic, next: u64) -> ingest::Result<()> {
+            self.inner.commit_offset(group, topic, next).await
+        }
+        async fn committed_offset(&self, group: &str, topic: Topic) -> ingest::Result<Option<u64>> {
+            self.inner.committed_offset(group, topic).await
+        }
+    }
+
+    fn site(name: &str) -> Command {
+        Command::ConfigureSite(SiteConfig {
+            name: name.into(),
+            ..Default::default()
+        })
+    }
+
+    fn ctx() -> Context {
+        Context {
+            actor: Actor::System,
+            at: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_append_refuses_the_batch_and_leaves_the_state_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(FlakyLog {
+            inner: EmbeddedLog::open(dir.path()).unwrap(),
+            broken: AtomicBool::new(false),
+        });
+        let state: SharedState = Arc::new(RwLock::new(Arc::new(State::default())));
+        let cancel = CancellationToken::new();
+        let (path, writer) = CommandPath::spawn(state.clone(), log.clone(), cancel.clone());
+
+        path.execute(site("First"), ctx()).await.unwrap();
+        assert_eq!(state.read().unwrap().site.name, "First");
+
+        log.broken.store(true, Ordering::SeqCst);
+        let refused = path.execute(site("Second"), ctx()).await.unwrap_err();
+        assert!(matches!(refused, ApiError::Unavailable(_)));
+        assert_eq!(
+            state.read().unwrap().site.name,
+            "First",
+            "the state is what the log says"
+        );
+        assert_eq!(log.end_offset(Topic::Commerce), 1);
+
+        // A refused command is answered without touching the log.
+        let invalid = path.execute(site("  "), ctx()).await.unwrap_err();
+        assert!(matches!(invalid, ApiError::Invalid { .. }));
+
+        log.broken.store(false, Ordering::SeqCst);
+        path.execute(site("Third"), ctx()).await.unwrap();
+        let (replayed, end) = replay(log.as_ref()).await.unwrap();
+        assert_eq!((replayed.site.name.as_str(), end), ("Third", 2));
+        cancel.cancel();
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_commands_share_batches_and_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(dir.path()).unwrap());
+        let state: SharedState = Arc::new(RwLock::new(Arc::new(State::default())));
+        let (path, _writer) =
+            CommandPath::spawn(state.clone(), log.clone(), CancellationToken::new());
+        let answers = futures::future::join_all(
+            (0..200).map(|i| path.execute(site(&format!("Site {i}")), ctx())),
+        )
+        .await;
+        assert!(answers.iter().all(Result::is_ok));
+        assert_eq!(log.end_offset(Topic::Commerce), 200);
+        let (replayed, _) = replay(log.as_ref()).await.unwrap();
+        assert_eq!(
+            replayed.site.name,
+            state.read().unwrap().site.name,
+            "memory and log agree"
+        );
+    }
+}

@@ -108,12 +108,7 @@ fn create_shop(state: &State, shop: &NewShop, ctx: &Context) -> Result<Vec<Event
         )));
     }
     non_empty("name", &shop.name, MAX_TITLE)?;
-    if shop.bio.len() > MAX_TEXT {
-        return Err(DomainError::invalid(
-            "bio",
-            format!("at most {MAX_TEXT} bytes"),
-        ));
-    }
+    long_text("bio", &shop.bio)?;
     if !state.site.has(&shop.category, None) {
         return Err(DomainError::invalid(
             "category",
@@ -148,12 +143,7 @@ fn create_product(state: &State, new: &NewProduct, ctx: &Context) -> Result<Vec<
         )));
     }
     non_empty("title", &new.title, MAX_TITLE)?;
-    if new.description.len() > MAX_TEXT {
-        return Err(DomainError::invalid(
-            "description",
-            format!("at most {MAX_TEXT} bytes"),
-        ));
-    }
+    long_text("description", &new.description)?;
     if !state.site.has(&new.category, new.subcategory.as_deref()) {
         return Err(DomainError::invalid(
             "category",
@@ -202,13 +192,8 @@ fn update_product(
     if let Some(title) = &changes.title {
         non_empty("title", title, MAX_TITLE)?;
     }
-    if let Some(description) = &changes.description
-        && description.len() > MAX_TEXT
-    {
-        return Err(DomainError::invalid(
-            "description",
-            format!("at most {MAX_TEXT} bytes"),
-        ));
+    if let Some(description) = &changes.description {
+        long_text("description", description)?;
     }
     let price = changes.price.unwrap_or(product.price);
     let sale_price = changes.sale_price.unwrap_or(product.sale_price);
@@ -308,6 +293,17 @@ fn non_empty(field: &'static str, value: &str, max: usize) -> Result<()> {
         return Err(DomainError::invalid(
             field,
             format!("at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Free text (a bio, a description) of at most `MAX_TEXT` bytes.
+fn long_text(field: &'static str, text: &str) -> Result<()> {
+    if text.len() > MAX_TEXT {
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {MAX_TEXT} bytes"),
         ));
     }
     Ok(())

@@ -168,25 +168,35 @@ impl LakeSink {
     }
 
     async fn run_topic(&self, topic: Topic, cancel: CancellationToken) -> Result<()> {
-        let mut state = self.open(topic).await?;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = FIRST_RETRY;
+        // `None` after a storage failure: the table is opened afresh, and the resume point read
+        // again from it, before the next batch.
+        let mut state: Option<TopicState> = None;
         loop {
+            let current = match &mut state {
+                Some(current) => current,
+                None => match self.open(topic).await {
+                    Ok(opened) => state.insert(opened),
+                    Err(e) => {
+                        if !retry_after(topic, e, &mut backoff, &cancel).await? {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                },
+            };
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
-                waited = self.log.wait_for(topic, state.next) => waited?,
+                waited = self.log.wait_for(topic, current.next) => waited?,
             }
-            match self.step(topic, &mut state).await {
-                Ok(_) => backoff = Duration::from_millis(100),
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(topic = %topic, error = %e, retry_in_ms = backoff.as_millis() as u64, "lake sink commit failed; retrying");
-                    tokio::select! {
-                        _ = cancel.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(backoff) => {}
+            match self.step(topic, current).await {
+                Ok(_) => backoff = FIRST_RETRY,
+                Err(e) => {
+                    state = None;
+                    if !retry_after(topic, e, &mut backoff, &cancel).await? {
+                        return Ok(());
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    state = self.open(topic).await?;
                 }
-                Err(e) => return Err(e),
             }
         }
     }
@@ -321,6 +331,28 @@ impl LakeSink {
             .map_err(|e| delta_error(topic, e))?;
         Ok(fresh.len())
     }
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
+/// Waits out a storage failure with exponential back-off (100 ms doubling to 5 s). Errors that
+/// retrying cannot fix are returned; `Ok(false)` means the sink was cancelled while waiting.
+async fn retry_after(
+    topic: Topic,
+    error: Error,
+    backoff: &mut Duration,
+    cancel: &CancellationToken,
+) -> Result<bool> {
+    if !error.is_retryable() {
+        return Err(error);
+    }
+    tracing::warn!(topic = %topic, error = %error, retry_in_ms = backoff.as_millis() as u64, "lake sink failed to commit; retrying");
+    let waited = tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(*backoff) => true,
+    };
+    *backoff = (*backoff * 2).min(Duration::from_secs(5));
+    Ok(waited)
 }
 
 struct TopicState {
