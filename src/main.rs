@@ -1,5 +1,6 @@
 //! `marketplace`: the one binary. Parses arguments and wires the crates together; nothing else.
 
+mod bench;
 mod demo;
 
 use anyhow::Context as _;
@@ -46,6 +47,9 @@ enum Cmd {
     /// Fill the marketplace with demo shops, products and visitors (idempotent), then bring the
     /// lakehouse up to date.
     Demo(demo::DemoOptions),
+    /// Measure performance against the machine's own ceilings.
+    #[command(subcommand)]
+    Bench(bench::Bench),
     /// Run one read-only SQL query over the lakehouse (safe while `serve` runs).
     Sql {
         /// The query, e.g. "select count(*) from bronze.activity".
@@ -99,6 +103,10 @@ async fn main() -> anyhow::Result<()> {
             demo::bring_lake_up_to_date(&app).await?;
             app.shutdown().await;
             Ok(())
+        }
+        Cmd::Bench(bench) => {
+            init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
+            bench::run(bench, &cli.data_dir).await
         }
         Cmd::Sql { query, format } => {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));

@@ -1,52 +1,77 @@
-//! The embedded log: one append-only file per topic under `data/log`.
+//! The embedded log: one append-only file per topic under `data/log`, written by one thread.
 //!
-//! A record on disk is a frame: `len: u32 LE | crc32(body): u32 LE | body`, where
-//! `body = key_len: u16 LE | key | value`. An append writes all its frames and calls `fsync`
-//! before it returns, so an acknowledged record survives a crash.
+//! Records are frames (see [`super::frame`]): length, CRC-32 and the record's own offset. Every
+//! append goes to a single writer thread, which takes all the appends waiting at that moment
+//! (group commit), writes their frames, calls `fdatasync` once per touched file and only then
+//! answers each caller. So an acknowledged record survives a crash, and many concurrent
+//! appenders share one flush.
 //!
-//! On open every file is scanned. A torn tail (an incomplete frame, or a bad checksum on the very
-//! last frame: what a crash during a write leaves) is cut off, since it was never acknowledged. A
-//! bad checksum with more frames after it means the file was damaged later: that is an error, not
-//! something to repair silently.
+//! On open every file is scanned in bounded memory. A torn tail (what a crash during a write
+//! leaves: an incomplete or damaged frame with nothing intact after it) is cut off; it was never
+//! acknowledged. Damage followed by intact records means the file was damaged after it was
+//! written: that is an error, not something to repair silently.
+//!
+//! Memory stays flat as a topic grows: the in-memory index keeps the position of every 256th
+//! record, and a read decodes forward from the nearest entry.
 //!
 //! Offsets of consumer groups live in `_offsets/<group>.json`, replaced atomically.
 //! A `LOCK` file keeps a second process from writing the same log.
 
+use super::frame::{self, MAX_GROUP_BYTES, ScanError};
 use super::{AppendRecord, EventLog, Record};
 use crate::topic::Topic;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
+use std::sync::{Arc, RwLock, mpsc};
+use tokio::sync::{oneshot, watch};
 
-const HEADER: usize = 8;
-/// The largest record the log accepts (16 MiB).
-pub const MAX_RECORD: usize = 16 << 20;
+pub use super::frame::MAX_RECORD;
+
+/// One index entry per this many records.
+const INDEX_EVERY: u64 = 256;
+/// The most bytes one read returns (it returns at least one record).
+const MAX_READ_BYTES: usize = 8 << 20;
 
 pub struct EmbeddedLog {
     dir: PathBuf,
     topics: HashMap<Topic, Arc<TopicFile>>,
+    writer: mpsc::Sender<AppendRequest>,
     offsets_lock: tokio::sync::Mutex<()>,
     _lock: File,
 }
 
+/// What readers share with the writer thread about one topic file.
 struct TopicFile {
     path: PathBuf,
     reader: File,
-    inner: Mutex<TopicInner>,
+    index: RwLock<SparseIndex>,
     end: watch::Sender<u64>,
 }
 
-struct TopicInner {
-    writer: File,
-    /// Byte position of each record; index = offset.
-    positions: Vec<u64>,
+#[derive(Clone, Debug, Default)]
+struct SparseIndex {
+    /// `(offset, position)` of every `INDEX_EVERY`-th record.
+    entries: Vec<(u64, u64)>,
+    /// Bytes of intact, durable records.
     len: u64,
+}
+
+impl SparseIndex {
+    /// The indexed record at or before `offset`.
+    fn seek(&self, offset: u64) -> (u64, u64) {
+        let i = self.entries.partition_point(|(o, _)| *o <= offset);
+        if i == 0 { (0, 0) } else { self.entries[i - 1] }
+    }
+}
+
+struct AppendRequest {
+    records: Vec<AppendRecord>,
+    reply: oneshot::Sender<Result<Vec<u64>>>,
 }
 
 impl EmbeddedLog {
@@ -64,18 +89,23 @@ impl EmbeddedLog {
         lock.try_lock()
             .map_err(|_| Error::Locked(dir.display().to_string()))?;
         let mut topics = HashMap::new();
+        let mut writers = HashMap::new();
         for topic in Topic::ALL {
-            topics.insert(
-                topic,
-                Arc::new(TopicFile::open(
-                    dir.join(format!("{}.log", topic.as_str())),
-                )?),
-            );
+            let (file, writer) = TopicFile::open(dir.join(format!("{}.log", topic.as_str())))?;
+            topics.insert(topic, Arc::new(file));
+            writers.insert(topic, writer);
         }
         sync_dir(&dir)?;
+        let (tx, rx) = mpsc::channel();
+        let shared = topics.clone();
+        std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || write_loop(rx, shared, writers))
+            .map_err(|e| Error::io(&dir, e))?;
         Ok(EmbeddedLog {
             dir,
             topics,
+            writer: tx,
             offsets_lock: tokio::sync::Mutex::new(()),
             _lock: lock,
         })
@@ -110,57 +140,19 @@ impl EmbeddedLog {
 impl EventLog for EmbeddedLog {
     async fn append(&self, records: Vec<AppendRecord>) -> Result<Vec<u64>> {
         if let Some(big) = records.iter().find(|r| {
-            r.value.len() + r.key.len() + 2 > MAX_RECORD || r.key.len() > u16::MAX as usize
+            frame::encoded_len(&r.key, &r.value) - frame::HEADER > MAX_RECORD
+                || r.key.len() > u16::MAX as usize
         }) {
             return Err(Error::RecordTooLarge(big.value.len() + big.key.len()));
         }
-        // Group by topic, remembering each record's place in the caller's order.
-        let mut by_topic: BTreeMap<Topic, Vec<(usize, AppendRecord)>> = BTreeMap::new();
-        let count = records.len();
-        for (i, record) in records.into_iter().enumerate() {
-            by_topic.entry(record.topic).or_default().push((i, record));
+        if records.is_empty() {
+            return Ok(Vec::new());
         }
-        let files: Vec<(Arc<TopicFile>, Vec<(usize, AppendRecord)>)> = by_topic
-            .into_iter()
-            .map(|(topic, records)| (self.topic(topic).clone(), records))
-            .collect();
-        tokio::task::spawn_blocking(move || {
-            let mut offsets = vec![0; count];
-            let mut written = Vec::with_capacity(files.len());
-            // Topics are always locked in the same order, so two appenders cannot deadlock.
-            let mut guards: Vec<_> = files
-                .iter()
-                .map(|(file, _)| (file, file.inner.lock().expect("log mutex")))
-                .collect();
-            let mut failure = None;
-            for ((file, inner), (_, records)) in guards.iter_mut().zip(&files) {
-                match file.append(inner, records) {
-                    Ok(first) => {
-                        for (n, (i, _)) in records.iter().enumerate() {
-                            offsets[*i] = first + n as u64;
-                        }
-                        written.push(true);
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-            if let Some(error) = failure {
-                // All or nothing: undo what other topics already took.
-                for ((file, inner), _) in guards.iter_mut().zip(&written) {
-                    file.roll_back_last(inner);
-                }
-                return Err(error);
-            }
-            for (file, inner) in &guards {
-                file.end.send_replace(inner.positions.len() as u64);
-            }
-            Ok(offsets)
-        })
-        .await
-        .map_err(|_| Error::Closed)?
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(AppendRequest { records, reply })
+            .map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
     }
 
     async fn read(&self, topic: Topic, from: u64, max: usize) -> Result<Vec<Record>> {
@@ -212,101 +204,178 @@ impl EventLog for EmbeddedLog {
     }
 }
 
+/// The writer thread's own handle on a topic file.
+struct TopicWriter {
+    file: File,
+    /// The next offset and byte position to write.
+    next: u64,
+    len: u64,
+}
+
+/// The writer thread: takes every append waiting, writes them, syncs each touched file once,
+/// publishes, answers. Ends when the log is dropped.
+fn write_loop(
+    rx: mpsc::Receiver<AppendRequest>,
+    topics: HashMap<Topic, Arc<TopicFile>>,
+    mut writers: HashMap<Topic, TopicWriter>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        let mut bytes: usize = group[0]
+            .records
+            .iter()
+            .map(|r| frame::encoded_len(&r.key, &r.value))
+            .sum();
+        while bytes < MAX_GROUP_BYTES {
+            match rx.try_recv() {
+                Ok(request) => {
+                    bytes += request
+                        .records
+                        .iter()
+                        .map(|r| frame::encoded_len(&r.key, &r.value))
+                        .sum::<usize>();
+                    group.push(request);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(group, &topics, &mut writers);
+    }
+}
+
+fn commit_group(
+    group: Vec<AppendRequest>,
+    topics: &HashMap<Topic, Arc<TopicFile>>,
+    writers: &mut HashMap<Topic, TopicWriter>,
+) {
+    // Frames per topic, and each request's offsets.
+    let mut buffers: BTreeMap<Topic, Vec<u8>> = BTreeMap::new();
+    let mut new_entries: BTreeMap<Topic, Vec<(u64, u64)>> = BTreeMap::new();
+    let mut next: BTreeMap<Topic, u64> = BTreeMap::new();
+    let mut answers = Vec::with_capacity(group.len());
+    for request in &group {
+        let mut offsets = Vec::with_capacity(request.records.len());
+        for record in &request.records {
+            let writer = &writers[&record.topic];
+            let offset = next.entry(record.topic).or_insert(writer.next);
+            let buf = buffers.entry(record.topic).or_default();
+            if offset.is_multiple_of(INDEX_EVERY) {
+                new_entries
+                    .entry(record.topic)
+                    .or_default()
+                    .push((*offset, writer.len + buf.len() as u64));
+            }
+            frame::encode(buf, *offset, &record.key, &record.value);
+            offsets.push(*offset);
+            *offset += 1;
+        }
+        answers.push(offsets);
+    }
+    let mut failure = None;
+    for (topic, buf) in &buffers {
+        let writer = writers.get_mut(topic).expect("every topic has a writer");
+        let result = writer
+            .file
+            .write_all(buf)
+            .and_then(|()| writer.file.sync_data());
+        if let Err(e) = result {
+            failure = Some(Error::io(&topics[topic].path, e));
+            break;
+        }
+    }
+    if let Some(error) = failure {
+        // All or nothing: cut every touched file back; nobody has seen these records.
+        for topic in buffers.keys() {
+            let writer = writers.get_mut(topic).expect("every topic has a writer");
+            if let Err(e) = writer
+                .file
+                .set_len(writer.len)
+                .and_then(|()| writer.file.sync_data())
+            {
+                tracing::error!(log.file = %topics[topic].path.display(), error = %e, "could not roll back a failed append");
+            }
+        }
+        tracing::error!(error = %error, appends = group.len(), "log append failed");
+        let message = error.to_string();
+        for request in group {
+            let _ = request.reply.send(Err(Error::Io {
+                path: "log append".into(),
+                source: std::io::Error::other(message.clone()),
+            }));
+        }
+        return;
+    }
+    for (topic, buf) in &buffers {
+        let writer = writers.get_mut(topic).expect("every topic has a writer");
+        writer.len += buf.len() as u64;
+        writer.next = next[topic];
+        let shared = &topics[topic];
+        {
+            let mut index = shared.index.write().expect("index lock");
+            index
+                .entries
+                .extend(new_entries.remove(topic).unwrap_or_default());
+            index.len = writer.len;
+        }
+        shared.end.send_replace(writer.next);
+    }
+    for (request, offsets) in group.into_iter().zip(answers) {
+        let _ = request.reply.send(Ok(offsets));
+    }
+}
+
 impl TopicFile {
-    fn open(path: PathBuf) -> Result<Self> {
-        let mut writer = OpenOptions::new()
+    fn open(path: PathBuf) -> Result<(Self, TopicWriter)> {
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        let mut bytes = Vec::new();
-        writer
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(&path, e))?;
-        let scan = scan(&bytes);
-        let (positions, valid_len) = match scan {
-            Scan::Clean { positions } => (positions, bytes.len() as u64),
-            Scan::TornTail {
-                positions,
-                valid_len,
-            } => {
-                tracing::warn!(
-                    log.file = %path.display(),
-                    kept_bytes = valid_len,
-                    dropped_bytes = bytes.len() as u64 - valid_len,
-                    "cutting off a torn, never-acknowledged tail"
-                );
-                writer.set_len(valid_len).map_err(|e| Error::io(&path, e))?;
-                writer.sync_all().map_err(|e| Error::io(&path, e))?;
-                (positions, valid_len)
-            }
-            Scan::Corrupt { position, reason } => {
+        let total = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let reader = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let scanned = match frame::scan(std::io::BufReader::new(&reader), total, INDEX_EVERY) {
+            Ok(scanned) => scanned,
+            Err(ScanError::Io(e)) => return Err(Error::io(&path, e)),
+            Err(ScanError::Corrupt { position, reason }) => {
                 return Err(Error::Corrupt {
                     path: path.display().to_string(),
                     position,
-                    reason,
+                    reason: reason.into(),
                 });
             }
         };
-        let reader = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let (end, _) = watch::channel(positions.len() as u64);
-        Ok(TopicFile {
-            path,
-            reader,
-            inner: Mutex::new(TopicInner {
-                writer,
-                positions,
-                len: valid_len,
-            }),
-            end,
-        })
-    }
-
-    /// Writes and syncs frames; returns the first offset.
-    fn append(&self, inner: &mut TopicInner, records: &[(usize, AppendRecord)]) -> Result<u64> {
-        let mut buf = Vec::with_capacity(
-            records
-                .iter()
-                .map(|(_, r)| HEADER + 2 + r.key.len() + r.value.len())
-                .sum(),
-        );
-        let mut positions = Vec::with_capacity(records.len());
-        for (_, record) in records {
-            positions.push(inner.len + buf.len() as u64);
-            encode_frame(&mut buf, &record.key, &record.value);
+        if scanned.torn_bytes > 0 {
+            tracing::warn!(
+                log.file = %path.display(),
+                kept_bytes = scanned.valid_len,
+                dropped_bytes = scanned.torn_bytes,
+                "cutting off a torn, never-acknowledged tail"
+            );
+            file.set_len(scanned.valid_len)
+                .map_err(|e| Error::io(&path, e))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
         }
-        let result = inner
-            .writer
-            .write_all(&buf)
-            .and_then(|()| inner.writer.sync_data());
-        if let Err(e) = result {
-            // Leave no partial frame behind for the next append to build on.
-            let _ = inner.writer.set_len(inner.len);
-            return Err(Error::io(&self.path, e));
-        }
-        let first = inner.positions.len() as u64;
-        inner.positions.extend(positions);
-        inner.len += buf.len() as u64;
-        Ok(first)
-    }
-
-    /// Undoes the last append of this topic (used when another topic of the same batch failed).
-    /// Nobody has seen those records: the end offset is published only after every topic synced.
-    fn roll_back_last(&self, inner: &mut TopicInner) {
-        let end = *self.end.borrow();
-        if let Some(&position) = inner.positions.get(end as usize) {
-            inner.positions.truncate(end as usize);
-            inner.len = position;
-            if let Err(e) = inner
-                .writer
-                .set_len(position)
-                .and_then(|()| inner.writer.sync_data())
-            {
-                tracing::error!(log.file = %self.path.display(), error = %e, "could not roll back a failed append");
-            }
-        }
+        let (end, _) = watch::channel(scanned.records);
+        let index = SparseIndex {
+            entries: scanned.index,
+            len: scanned.valid_len,
+        };
+        let writer = TopicWriter {
+            file,
+            next: scanned.records,
+            len: scanned.valid_len,
+        };
+        Ok((
+            TopicFile {
+                path,
+                reader,
+                index: RwLock::new(index),
+                end,
+            },
+            writer,
+        ))
     }
 
     fn read(&self, topic: Topic, from: u64, max: usize) -> Result<Vec<Record>> {
@@ -322,121 +391,73 @@ impl TopicFile {
         if until == from {
             return Ok(Vec::new());
         }
-        let (start, stop) = {
-            let inner = self.inner.lock().expect("log mutex");
-            let start = inner.positions[from as usize];
-            let stop = inner
-                .positions
-                .get(until as usize)
-                .copied()
-                .unwrap_or(inner.len);
-            (start, stop)
+        let (index, len) = {
+            let index = self.index.read().expect("index lock");
+            (index.seek(from), index.len)
         };
-        let mut bytes = vec![0; (stop - start) as usize];
-        self.reader
-            .read_exact_at(&mut bytes, start)
-            .map_err(|e| Error::io(&self.path, e))?;
-        let mut records = Vec::with_capacity((until - from) as usize);
-        let mut at = 0;
-        for offset in from..until {
-            let Some((key, value, next)) = decode_frame(&bytes[at..]) else {
-                return Err(Error::Corrupt {
-                    path: self.path.display().to_string(),
-                    position: start + at as u64,
-                    reason: "a record changed on disk after it was written".into(),
-                });
-            };
-            records.push(Record {
-                topic,
-                offset,
-                key,
-                value,
-            });
-            at += next;
+        let (mut offset, mut position) = index;
+        let mut records = Vec::with_capacity((until - from).min(4096) as usize);
+        let mut bytes_out = 0usize;
+        let mut buf = Vec::new();
+        // Start small (a tailing reader wants a few records), double up to MAX_READ_BYTES.
+        let mut window = 256 << 10;
+        while offset < until && position < len {
+            let want = ((len - position) as usize).min(window);
+            buf.resize(want, 0);
+            self.reader
+                .read_exact_at(&mut buf, position)
+                .map_err(|e| Error::io(&self.path, e))?;
+            let mut at = 0;
+            while offset < until && at < buf.len() {
+                match frame::check(&buf[at..]) {
+                    frame::Check::Complete(frame_len) => {
+                        if offset >= from {
+                            let record = frame::decode(&buf[at..]).expect("checked complete");
+                            if record.offset != offset {
+                                return Err(
+                                    self.corrupt(position + at as u64, "record out of sequence")
+                                );
+                            }
+                            bytes_out += record.value.len();
+                            records.push(Record {
+                                topic,
+                                offset,
+                                key: record.key,
+                                value: record.value,
+                            });
+                        }
+                        offset += 1;
+                        at += frame_len;
+                        if bytes_out >= MAX_READ_BYTES {
+                            return Ok(records);
+                        }
+                    }
+                    frame::Check::Incomplete if at > 0 => break,
+                    // Durable bytes always hold whole frames: one cut short is damage.
+                    frame::Check::Incomplete
+                        if want as u64 == len - position || want >= frame::HEADER + MAX_RECORD =>
+                    {
+                        return Err(self.corrupt(position, "record cut short"));
+                    }
+                    frame::Check::Incomplete => break,
+                    frame::Check::Invalid(reason) => {
+                        return Err(self.corrupt(position + at as u64, reason));
+                    }
+                }
+            }
+            position += at as u64;
+            window = (window * 2).min(MAX_READ_BYTES.max(frame::HEADER + MAX_RECORD));
         }
         Ok(records)
     }
-}
 
-fn encode_frame(buf: &mut Vec<u8>, key: &str, value: &[u8]) {
-    let body_len = 2 + key.len() + value.len();
-    let start = buf.len();
-    buf.extend_from_slice(&(body_len as u32).to_le_bytes());
-    buf.extend_from_slice(&[0; 4]);
-    buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
-    buf.extend_from_slice(key.as_bytes());
-    buf.extend_from_slice(value);
-    let crc = crc32fast::hash(&buf[start + HEADER..]);
-    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// Decodes the frame at the start of `bytes`: `(key, value, frame length)`, or `None` if it is
-/// incomplete or fails its checksum.
-fn decode_frame(bytes: &[u8]) -> Option<(String, Vec<u8>, usize)> {
-    let header = bytes.get(..HEADER)?;
-    let len = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
-    let crc = u32::from_le_bytes(header[4..8].try_into().ok()?);
-    if !(2..=MAX_RECORD).contains(&len) {
-        return None;
-    }
-    let body = bytes.get(HEADER..HEADER + len)?;
-    if crc32fast::hash(body) != crc {
-        return None;
-    }
-    let key_len = u16::from_le_bytes([body[0], body[1]]) as usize;
-    let key = std::str::from_utf8(body.get(2..2 + key_len)?)
-        .ok()?
-        .to_string();
-    Some((key, body[2 + key_len..].to_vec(), HEADER + len))
-}
-
-enum Scan {
-    Clean { positions: Vec<u64> },
-    TornTail { positions: Vec<u64>, valid_len: u64 },
-    Corrupt { position: u64, reason: String },
-}
-
-fn scan(bytes: &[u8]) -> Scan {
-    let mut positions = Vec::new();
-    let mut at = 0usize;
-    while at < bytes.len() {
-        match decode_frame(&bytes[at..]) {
-            Some((_, _, len)) => {
-                positions.push(at as u64);
-                at += len;
-            }
-            None => {
-                // Is there a complete frame after this one? Then the damage is in the middle.
-                let claimed = bytes
-                    .get(at..at + 4)
-                    .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
-                let frame_end = claimed.map(|len| at + HEADER + len);
-                let is_last = match frame_end {
-                    Some(end) => end >= bytes.len(),
-                    None => true,
-                };
-                if is_last
-                    || claimed.is_some_and(|len| len > MAX_RECORD)
-                        && !has_valid_frame_after(bytes, at)
-                {
-                    return Scan::TornTail {
-                        positions,
-                        valid_len: at as u64,
-                    };
-                }
-                return Scan::Corrupt {
-                    position: at as u64,
-                    reason: "checksum mismatch with intact records after it".into(),
-                };
-            }
+    fn corrupt(&self, position: u64, reason: &str) -> Error {
+        Error::Corrupt {
+            path: self.path.display().to_string(),
+            position,
+            reason: format!("{reason} (the file changed after it was written)"),
         }
     }
-    Scan::Clean { positions }
-}
-
-/// Whether any well-formed frame starts after `at` (a cheap look for intact data past damage).
-fn has_valid_frame_after(bytes: &[u8], at: usize) -> bool {
-    (at + 1..bytes.len()).any(|i| decode_frame(&bytes[i..]).is_some())
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -502,7 +523,7 @@ mod tests {
         let path = dir.path().join("logs.log");
         let full = std::fs::read(&path).unwrap();
         // Every cut inside the second frame leaves exactly the first record.
-        let first_len = HEADER + 2 + 2 + "value 0".len();
+        let first_len = frame::encoded_len("k0", b"value 0");
         for cut in first_len + 1..full.len() {
             std::fs::write(&path, &full[..cut]).unwrap();
             let log = EmbeddedLog::open(dir.path()).unwrap();
@@ -529,7 +550,7 @@ mod tests {
         }
         let path = dir.path().join("chat.log");
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes[HEADER + 3] ^= 0xff; // inside the first record's body
+        bytes[frame::HEADER + 3] ^= 0xff; // inside the first record's body
         std::fs::write(&path, &bytes).unwrap();
         assert!(matches!(
             EmbeddedLog::open(dir.path()),

@@ -1,6 +1,7 @@
 //! The log contract and its backends.
 
 mod embedded;
+mod frame;
 
 pub use embedded::EmbeddedLog;
 

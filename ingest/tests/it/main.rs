@@ -1,0 +1,3 @@
+//! Integration tests of the log: what survives a process that is killed at random moments.
+
+mod kill;

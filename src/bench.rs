@@ -1,0 +1,262 @@
+//! `marketplace bench …`: performance figures, measured against the machine's own ceilings in the
+//! same run. Performance claims live here, never in timed unit tests.
+
+use anyhow::Context as _;
+use ingest::{AppendRecord, EmbeddedLog, EventLog, Topic};
+use serde_json::json;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Bench {
+    /// Durable appends to the embedded log with 1, 16 and 256 writers and batches of 1, 100 and
+    /// 1000 ~300-byte events, beside the disk's raw durable write bandwidth and fsync latency.
+    Log {
+        /// Print one JSON object (DESIGN.md §10) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to spend on each combination.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
+}
+
+const EVENT_BYTES: usize = 300;
+
+struct Figure {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    ceiling: Option<f64>,
+}
+
+pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
+    match bench {
+        Bench::Log { json, seconds } => {
+            std::fs::create_dir_all(data_dir)?;
+            let scratch =
+                tempfile::tempdir_in(data_dir).context("a scratch directory on the data disk")?;
+            let budget = Duration::from_secs_f64(seconds);
+            let show = |line: String| {
+                if !json {
+                    eprintln!("{line}");
+                }
+            };
+            show(format!("measuring the disk under {} …", data_dir.display()));
+            let (bandwidth, fsync_p50, fsync_p99) = raw_disk(scratch.path(), budget)?;
+            let mut figures = vec![
+                Figure {
+                    name: "raw durable sequential write".into(),
+                    value: bandwidth,
+                    unit: "MB/s",
+                    ceiling: None,
+                },
+                Figure {
+                    name: "raw fsync p50".into(),
+                    value: fsync_p50,
+                    unit: "ms",
+                    ceiling: None,
+                },
+                Figure {
+                    name: "raw fsync p99".into(),
+                    value: fsync_p99,
+                    unit: "ms",
+                    ceiling: None,
+                },
+            ];
+            for writers in [1usize, 16, 256] {
+                for batch in [1usize, 100, 1000] {
+                    show(format!("append batch={batch} writers={writers} …"));
+                    let dir = scratch.path().join(format!("log-{writers}-{batch}"));
+                    let run = appends(&dir, writers, batch, budget).await?;
+                    let name = format!("batch={batch} writers={writers}");
+                    figures.push(Figure {
+                        name: format!("append {name}"),
+                        value: run.events_per_s,
+                        unit: "events/s",
+                        ceiling: None,
+                    });
+                    figures.push(Figure {
+                        name: format!("append {name} bandwidth"),
+                        value: run.mb_per_s,
+                        unit: "MB/s",
+                        ceiling: Some(bandwidth),
+                    });
+                    figures.push(Figure {
+                        name: format!("append {name} p50"),
+                        value: run.p50,
+                        unit: "ms",
+                        ceiling: None,
+                    });
+                    figures.push(Figure {
+                        name: format!("append {name} p99"),
+                        value: run.p99,
+                        unit: "ms",
+                        ceiling: Some(fsync_p99),
+                    });
+                    figures.push(Figure {
+                        name: format!("append {name} p999"),
+                        value: run.p999,
+                        unit: "ms",
+                        ceiling: None,
+                    });
+                    std::fs::remove_dir_all(&dir).ok();
+                }
+            }
+            print(&figures, "log", json);
+            Ok(())
+        }
+    }
+}
+
+fn print(figures: &[Figure], bench: &str, json: bool) {
+    if json {
+        let results: Vec<_> = figures
+            .iter()
+            .map(|f| {
+                let mut r = json!({"name": f.name, "value": round(f.value), "unit": f.unit});
+                if let Some(ceiling) = f.ceiling {
+                    r["ceiling"] = json!(round(ceiling));
+                    r["ratio"] = json!(round(f.value / ceiling));
+                }
+                r
+            })
+            .collect();
+        let machine = json!({
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "os": std::env::consts::OS,
+            "arch": std::env::consts::ARCH,
+        });
+        println!(
+            "{}",
+            json!({"bench": bench, "machine": machine, "results": results})
+        );
+    } else {
+        println!(
+            "{:<44} {:>14} {:<9} {:>12} {:>7}",
+            "figure", "value", "unit", "ceiling", "ratio"
+        );
+        for f in figures {
+            let (ceiling, ratio) = match f.ceiling {
+                Some(c) => (format!("{c:.1}"), format!("{:.2}", f.value / c)),
+                None => (String::new(), String::new()),
+            };
+            println!(
+                "{:<44} {:>14.1} {:<9} {:>12} {:>7}",
+                f.name, f.value, f.unit, ceiling, ratio
+            );
+        }
+    }
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// The disk's own ceilings: sequential 4 MiB writes each made durable with `fdatasync`, and the
+/// latency of a 4 KiB write + `fdatasync`.
+fn raw_disk(dir: &Path, budget: Duration) -> anyhow::Result<(f64, f64, f64)> {
+    let path = dir.join("raw");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)?;
+    let chunk = vec![0x5a_u8; 4 << 20];
+    let started = Instant::now();
+    let mut written = 0usize;
+    while started.elapsed() < budget || written < (64 << 20) {
+        file.write_all(&chunk)?;
+        file.sync_data()?;
+        written += chunk.len();
+    }
+    let bandwidth = written as f64 / 1e6 / started.elapsed().as_secs_f64();
+    drop(file);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)?;
+    let small = vec![0x5a_u8; 4096];
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while latencies.len() < 50 || (started.elapsed() < budget && latencies.len() < 5000) {
+        let t = Instant::now();
+        file.write_all(&small)?;
+        file.sync_data()?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    std::fs::remove_file(&path).ok();
+    latencies.sort_by(f64::total_cmp);
+    Ok((
+        bandwidth,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    ))
+}
+
+struct AppendRun {
+    events_per_s: f64,
+    mb_per_s: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+}
+
+async fn appends(
+    dir: &Path,
+    writers: usize,
+    batch: usize,
+    budget: Duration,
+) -> anyhow::Result<AppendRun> {
+    let log = Arc::new(EmbeddedLog::open(dir)?);
+    let started = Instant::now();
+    let deadline = started + budget;
+    let mut tasks = Vec::with_capacity(writers);
+    for writer in 0..writers {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("writer-{writer}");
+            let value = vec![b'e'; EVENT_BYTES - key.len() - 20];
+            let mut latencies = Vec::new();
+            let mut events = 0u64;
+            while Instant::now() < deadline {
+                let records = (0..batch)
+                    .map(|_| AppendRecord::new(Topic::Activity, key.clone(), value.clone()))
+                    .collect();
+                let t = Instant::now();
+                log.append(records).await?;
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                events += batch as u64;
+            }
+            Ok::<_, ingest::Error>((events, latencies))
+        }));
+    }
+    let mut events = 0;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (n, l) = task.await??;
+        events += n;
+        latencies.extend(l);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let bytes = std::fs::metadata(dir.join("activity.log"))?.len() as f64;
+    Ok(AppendRun {
+        events_per_s: events as f64 / elapsed,
+        mb_per_s: bytes / 1e6 / elapsed,
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        p999: percentile(&latencies, 0.999),
+    })
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
