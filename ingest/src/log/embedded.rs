@@ -27,22 +27,38 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, mpsc};
-use tokio::sync::{oneshot, watch};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use super::frame::MAX_RECORD;
 
 /// One index entry per this many records.
 const INDEX_EVERY: u64 = 256;
+/// Appends waiting for the writer beyond this many make appenders wait (back-pressure), so memory
+/// stays bounded however fast they come.
+const QUEUE_DEPTH: usize = 1024;
 /// The most bytes one read returns (it returns at least one record).
 const MAX_READ_BYTES: usize = 8 << 20;
 
 pub struct EmbeddedLog {
     dir: PathBuf,
     topics: HashMap<Topic, Arc<TopicFile>>,
-    writer: mpsc::Sender<AppendRequest>,
+    /// `None` only while dropping.
+    writer: Option<mpsc::Sender<AppendRequest>>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
     offsets_lock: tokio::sync::Mutex<()>,
     _lock: File,
+}
+
+impl Drop for EmbeddedLog {
+    /// Lets the writer finish what is queued before the lock is released, so a log reopened right
+    /// after never races a write of the old one.
+    fn drop(&mut self) {
+        self.writer.take();
+        if let Some(thread) = self.writer_thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// What readers share with the writer thread about one topic file.
@@ -96,16 +112,17 @@ impl EmbeddedLog {
             writers.insert(topic, writer);
         }
         sync_dir(&dir)?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let shared = topics.clone();
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || write_loop(rx, shared, writers))
             .map_err(|e| Error::io(&dir, e))?;
         Ok(EmbeddedLog {
             dir,
             topics,
-            writer: tx,
+            writer: Some(tx),
+            writer_thread: Some(writer_thread),
             offsets_lock: tokio::sync::Mutex::new(()),
             _lock: lock,
         })
@@ -149,8 +166,10 @@ impl EventLog for EmbeddedLog {
             return Ok(Vec::new());
         }
         let (reply, answer) = oneshot::channel();
-        self.writer
+        let writer = self.writer.as_ref().ok_or(Error::Closed)?;
+        writer
             .send(AppendRequest { records, reply })
+            .await
             .map_err(|_| Error::Closed)?;
         answer.await.map_err(|_| Error::Closed)?
     }
@@ -215,11 +234,11 @@ struct TopicWriter {
 /// The writer thread: takes every append waiting, writes them, syncs each touched file once,
 /// publishes, answers. Ends when the log is dropped.
 fn write_loop(
-    rx: mpsc::Receiver<AppendRequest>,
+    mut rx: mpsc::Receiver<AppendRequest>,
     topics: HashMap<Topic, Arc<TopicFile>>,
     mut writers: HashMap<Topic, TopicWriter>,
 ) {
-    while let Ok(first) = rx.recv() {
+    while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         let mut bytes: usize = group[0]
             .records
