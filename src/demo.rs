@@ -236,6 +236,11 @@ const COUNTRIES: &[(&str, &[&str])] = &[
     ("SE", &["Stockholm"]),
 ];
 
+/// Where a demo shop is based, for its bio: its country's first city.
+fn home_town(country: usize) -> &'static str {
+    COUNTRIES[country % COUNTRIES.len()].1[0]
+}
+
 fn uuid(rng: &mut StdRng) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
@@ -308,8 +313,9 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
             id: shop_id,
             owner: None,
             bio: format!(
-                "{name} is an independent {} shop based in {country}. Small batches, shipped with care.",
-                category_name.to_lowercase()
+                "{name} is an independent {} shop based in {}. Small batches, shipped with care.",
+                category_name.to_lowercase(),
+                home_town(i)
             ),
             name,
             category: category.to_string(),
