@@ -9,7 +9,7 @@ use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::{DeltaTable, DeltaTableError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use url::Url;
 
@@ -207,11 +207,6 @@ impl Lake {
     /// The local directory of a table, when the lake is on the local disk.
     pub fn local_path(&self, table: &TableName) -> Option<PathBuf> {
         self.table_url(table).to_file_path().ok()
-    }
-
-    /// Whether a local path is inside this lake (for tools that are handed paths).
-    pub fn contains(&self, path: &Path) -> bool {
-        self.local_dir().is_some_and(|root| path.starts_with(root))
     }
 }
 

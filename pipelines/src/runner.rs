@@ -1,5 +1,6 @@
 use crate::spec::{Mode, PipelineSpec};
 use crate::{Error, Result};
+use lakehouse::Lake;
 use lakehouse::arrow::array::{Array, Int64Array};
 use lakehouse::arrow::datatypes::SchemaRef;
 use lakehouse::arrow::record_batch::RecordBatch;
@@ -7,7 +8,6 @@ use lakehouse::datafusion::prelude::{SessionContext, col, lit};
 use lakehouse::deltalake::kernel::Transaction;
 use lakehouse::deltalake::kernel::transaction::CommitProperties;
 use lakehouse::deltalake::protocol::SaveMode;
-use lakehouse::{Lake, TableName};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -298,14 +298,6 @@ impl Runner {
         }
         Ok(())
     }
-
-    /// The target table a pipeline writes, for readers that want to show it.
-    pub fn target_of(&self, name: &str) -> Option<&TableName> {
-        self.pipelines
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| &p.target)
-    }
 }
 
 async fn max_offset(
@@ -329,6 +321,7 @@ async fn max_offset(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lakehouse::TableName;
     use lakehouse::arrow::array::{StringArray, TimestampMicrosecondArray};
     use lakehouse::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
