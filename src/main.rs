@@ -32,6 +32,10 @@ struct Cli {
         global = true
     )]
     data_dir: PathBuf,
+    /// The log: `fluvio://host:port` for a Fluvio cluster; the embedded log under the data dir
+    /// when not given.
+    #[arg(long, env = "MARKETPLACE_LOG", global = true)]
+    log: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -98,6 +102,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = api::Config::new(&cli.data_dir);
     config.addr = cli.addr;
+    config.log = cli.log;
     match cli.command {
         Cmd::Serve { demo } => {
             init_tracing(&format!("info,{QUIET_LIBRARIES}"));

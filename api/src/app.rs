@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("the log: {0}")]
+    #[error("the log could not be opened")]
     Log(#[from] ingest::Error),
-    #[error("the lakehouse: {0}")]
+    #[error("the lakehouse could not be opened")]
     Lake(#[from] lakehouse::Error),
     #[error("the log holds an event this build cannot read at commerce offset {offset}: {reason}")]
     Replay { offset: u64, reason: String },
@@ -52,7 +52,7 @@ impl Deref for AppState {
 impl App {
     /// Opens the log and the lake, replays the log into the state and starts the workers.
     pub async fn start(config: Config) -> Result<AppState, StartError> {
-        let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(config.log_dir())?);
+        let log = open_log(&config).await?;
         let lake = Lake::open(&config.lake_location())?;
         let started = std::time::Instant::now();
         let (state, replayed) = command::replay(log.as_ref()).await?;
@@ -86,6 +86,28 @@ impl App {
             app.start_workers();
         }
         Ok(app)
+    }
+}
+
+/// The log the configuration names: the embedded log (default) or a Fluvio cluster.
+async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> {
+    match config.log.as_deref() {
+        None => Ok(Arc::new(EmbeddedLog::open(config.log_dir())?)),
+        Some(url) if url.starts_with("fluvio://") => {
+            #[cfg(feature = "fluvio")]
+            {
+                let endpoint = url.trim_start_matches("fluvio://").trim_end_matches('/');
+                Ok(Arc::new(
+                    ingest::FluvioLog::connect(endpoint, "marketplace-").await?,
+                ))
+            }
+            #[cfg(not(feature = "fluvio"))]
+            Err(ingest::Error::UnsupportedLog(url.to_string()).into())
+        }
+        Some(url) if url.contains("://") => {
+            Err(ingest::Error::UnsupportedLog(url.to_string()).into())
+        }
+        Some(dir) => Ok(Arc::new(EmbeddedLog::open(dir)?)),
     }
 }
 

@@ -11,6 +11,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where the lakehouse lives: a directory or URL. Defaults to `<data_dir>/lake`.
     pub lake: Option<String>,
+    /// The log: `fluvio://host:port` for a Fluvio cluster, or a directory for the embedded log.
+    /// Defaults to the embedded log in `<data_dir>/log`.
+    pub log: Option<String>,
     /// Start the lake sink and the pipeline runner (off in tools that only write to the log).
     pub background_workers: bool,
     /// Mark cookies `Secure` (on behind HTTPS).
@@ -23,6 +26,7 @@ impl Config {
             addr: ([127, 0, 0, 1], 8080).into(),
             data_dir: data_dir.as_ref().to_path_buf(),
             lake: None,
+            log: None,
             background_workers: true,
             secure_cookies: false,
         }

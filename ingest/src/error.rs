@@ -36,6 +36,13 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("the log has shut down")]
     Closed,
+    /// A remote log engine (Fluvio) failed or could not be reached.
+    #[error("log engine: {0}")]
+    Remote(String),
+    #[error(
+        "the log '{0}' is not available in this build or not understood: use a directory, or fluvio://host:port in a build with the `fluvio` feature"
+    )]
+    UnsupportedLog(String),
 }
 
 impl Error {
@@ -49,7 +56,7 @@ impl Error {
     /// Whether retrying might help (storage hiccups), as opposed to bad input or a damaged log.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Io { .. } => true,
+            Error::Io { .. } | Error::Remote(_) => true,
             Error::Lake(e) => e.is_retryable(),
             _ => false,
         }

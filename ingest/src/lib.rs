@@ -22,6 +22,8 @@ mod topic;
 
 pub use envelope::{ActorColumns, Envelope, SCHEMA_VERSION};
 pub use error::{Error, Result};
+#[cfg(feature = "fluvio")]
+pub use log::FluvioLog;
 pub use log::{AppendRecord, EmbeddedLog, EventLog, Record};
 pub use sink::{LakeSink, SinkProgress, bronze_schema, bronze_table};
 pub use topic::Topic;

@@ -1,9 +1,13 @@
 //! The log contract and its backends.
 
 mod embedded;
+#[cfg(feature = "fluvio")]
+mod fluvio;
 mod frame;
 
 pub use embedded::EmbeddedLog;
+#[cfg(feature = "fluvio")]
+pub use fluvio::FluvioLog;
 
 use crate::Result;
 use crate::topic::Topic;
