@@ -22,6 +22,14 @@ pub enum Bench {
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
     },
+    /// Writes `--events` ~300-byte events, then reads them all back the way the lake sink tails a
+    /// topic, watching the process's resident memory.
+    LogTail {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+    },
 }
 
 const EVENT_BYTES: usize = 300;
@@ -109,7 +117,92 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             print(&figures, "log", json);
             Ok(())
         }
+        Bench::LogTail { json, events } => {
+            std::fs::create_dir_all(data_dir)?;
+            let scratch =
+                tempfile::tempdir_in(data_dir).context("a scratch directory on the data disk")?;
+            let figures = tail(scratch.path(), events, json).await?;
+            print(&figures, "log-tail", json);
+            Ok(())
+        }
     }
+}
+
+/// Resident memory of this process in MB, from /proc (Linux).
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn tail(dir: &Path, events: u64, quiet: bool) -> anyhow::Result<Vec<Figure>> {
+    let log = Arc::new(EmbeddedLog::open(dir)?);
+    let value = vec![b'e'; EVENT_BYTES - 20];
+    let started = Instant::now();
+    let mut written = 0u64;
+    while written < events {
+        let n = (events - written).min(1000);
+        let records = (0..n)
+            .map(|_| AppendRecord::new(Topic::Activity, "visitor", value.clone()))
+            .collect();
+        log.append(records).await?;
+        written += n;
+        if !quiet && written % 1_000_000 == 0 {
+            eprintln!("written {written} events");
+        }
+    }
+    let write_s = started.elapsed().as_secs_f64();
+    let rss_before = rss_mb();
+    let mut rss_peak = rss_before;
+    let started = Instant::now();
+    let mut next = 0u64;
+    let mut checksum = 0u64;
+    while next < events {
+        let records = log.read(Topic::Activity, next, 10_000).await?;
+        let Some(last) = records.last() else { break };
+        next = last.offset + 1;
+        checksum = checksum.wrapping_add(records.iter().map(|r| r.value.len() as u64).sum::<u64>());
+        if next % 100_000 < 10_000 {
+            rss_peak = rss_peak.max(rss_mb());
+        }
+    }
+    anyhow::ensure!(next == events, "read {next} of {events} events");
+    anyhow::ensure!(
+        checksum == events * value.len() as u64,
+        "read back different bytes"
+    );
+    let read_s = started.elapsed().as_secs_f64();
+    rss_peak = rss_peak.max(rss_mb());
+    Ok(vec![
+        Figure {
+            name: format!("write {events} events"),
+            value: events as f64 / write_s,
+            unit: "events/s",
+            ceiling: None,
+        },
+        Figure {
+            name: format!("tail {events} events"),
+            value: events as f64 / read_s,
+            unit: "events/s",
+            ceiling: None,
+        },
+        Figure {
+            name: "resident memory before tailing".into(),
+            value: rss_before,
+            unit: "MB",
+            ceiling: None,
+        },
+        Figure {
+            name: "resident memory peak while tailing".into(),
+            value: rss_peak,
+            unit: "MB",
+            ceiling: None,
+        },
+    ])
 }
 
 fn print(figures: &[Figure], bench: &str, json: bool) {
