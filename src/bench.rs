@@ -38,7 +38,17 @@ struct Figure {
     name: String,
     value: f64,
     unit: &'static str,
+    /// The reference measured in the same run, when the figure is judged against one.
     ceiling: Option<f64>,
+}
+
+fn figure(name: impl Into<String>, value: f64, unit: &'static str, ceiling: Option<f64>) -> Figure {
+    Figure {
+        name: name.into(),
+        value,
+        unit,
+        ceiling,
+    }
 }
 
 pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
@@ -56,24 +66,9 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             show(format!("measuring the disk under {} …", data_dir.display()));
             let (bandwidth, fsync_p50, fsync_p99) = raw_disk(scratch.path(), budget)?;
             let mut figures = vec![
-                Figure {
-                    name: "raw durable sequential write".into(),
-                    value: bandwidth,
-                    unit: "MB/s",
-                    ceiling: None,
-                },
-                Figure {
-                    name: "raw fsync p50".into(),
-                    value: fsync_p50,
-                    unit: "ms",
-                    ceiling: None,
-                },
-                Figure {
-                    name: "raw fsync p99".into(),
-                    value: fsync_p99,
-                    unit: "ms",
-                    ceiling: None,
-                },
+                figure("raw durable sequential write", bandwidth, "MB/s", None),
+                figure("raw fsync p50", fsync_p50, "ms", None),
+                figure("raw fsync p99", fsync_p99, "ms", None),
             ];
             for writers in [1usize, 16, 256] {
                 for batch in [1usize, 100, 1000] {
@@ -81,36 +76,18 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
                     let dir = scratch.path().join(format!("log-{writers}-{batch}"));
                     let run = appends(&dir, writers, batch, budget).await?;
                     let name = format!("batch={batch} writers={writers}");
-                    figures.push(Figure {
-                        name: format!("append {name}"),
-                        value: run.events_per_s,
-                        unit: "events/s",
-                        ceiling: None,
-                    });
-                    figures.push(Figure {
-                        name: format!("append {name} bandwidth"),
-                        value: run.mb_per_s,
-                        unit: "MB/s",
-                        ceiling: Some(bandwidth),
-                    });
-                    figures.push(Figure {
-                        name: format!("append {name} p50"),
-                        value: run.p50,
-                        unit: "ms",
-                        ceiling: None,
-                    });
-                    figures.push(Figure {
-                        name: format!("append {name} p99"),
-                        value: run.p99,
-                        unit: "ms",
-                        ceiling: Some(fsync_p99),
-                    });
-                    figures.push(Figure {
-                        name: format!("append {name} p999"),
-                        value: run.p999,
-                        unit: "ms",
-                        ceiling: None,
-                    });
+                    figures.extend([
+                        figure(format!("append {name}"), run.events_per_s, "events/s", None),
+                        figure(
+                            format!("append {name} bandwidth"),
+                            run.mb_per_s,
+                            "MB/s",
+                            Some(bandwidth),
+                        ),
+                        figure(format!("append {name} p50"), run.p50, "ms", None),
+                        figure(format!("append {name} p99"), run.p99, "ms", Some(fsync_p99)),
+                        figure(format!("append {name} p999"), run.p999, "ms", None),
+                    ]);
                     std::fs::remove_dir_all(&dir).ok();
                 }
             }
@@ -151,7 +128,7 @@ async fn tail(dir: &Path, events: u64, quiet: bool) -> anyhow::Result<Vec<Figure
             .collect();
         log.append(records).await?;
         written += n;
-        if !quiet && written % 1_000_000 == 0 {
+        if !quiet && written.is_multiple_of(1_000_000) {
             eprintln!("written {written} events");
         }
     }
@@ -178,30 +155,20 @@ async fn tail(dir: &Path, events: u64, quiet: bool) -> anyhow::Result<Vec<Figure
     let read_s = started.elapsed().as_secs_f64();
     rss_peak = rss_peak.max(rss_mb());
     Ok(vec![
-        Figure {
-            name: format!("write {events} events"),
-            value: events as f64 / write_s,
-            unit: "events/s",
-            ceiling: None,
-        },
-        Figure {
-            name: format!("tail {events} events"),
-            value: events as f64 / read_s,
-            unit: "events/s",
-            ceiling: None,
-        },
-        Figure {
-            name: "resident memory before tailing".into(),
-            value: rss_before,
-            unit: "MB",
-            ceiling: None,
-        },
-        Figure {
-            name: "resident memory peak while tailing".into(),
-            value: rss_peak,
-            unit: "MB",
-            ceiling: None,
-        },
+        figure(
+            format!("write {events} events"),
+            events as f64 / write_s,
+            "events/s",
+            None,
+        ),
+        figure(
+            format!("tail {events} events"),
+            events as f64 / read_s,
+            "events/s",
+            None,
+        ),
+        figure("resident memory before tailing", rss_before, "MB", None),
+        figure("resident memory peak while tailing", rss_peak, "MB", None),
     ])
 }
 

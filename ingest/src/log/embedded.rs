@@ -398,15 +398,7 @@ impl TopicFile {
     }
 
     fn read(&self, topic: Topic, from: u64, max: usize) -> Result<Vec<Record>> {
-        let end = *self.end.borrow();
-        if from > end {
-            return Err(Error::OffsetOutOfRange {
-                topic: topic.to_string(),
-                offset: from,
-                end,
-            });
-        }
-        let until = end.min(from.saturating_add(max as u64));
+        let until = super::read_range(topic, from, max, *self.end.borrow())?.end;
         if until == from {
             return Ok(Vec::new());
         }

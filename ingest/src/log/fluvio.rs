@@ -227,15 +227,7 @@ impl EventLog for FluvioLog {
     }
 
     async fn read(&self, topic: Topic, from: u64, max: usize) -> Result<Vec<Record>> {
-        let end = self.end_offset(topic);
-        if from > end {
-            return Err(Error::OffsetOutOfRange {
-                topic: topic.to_string(),
-                offset: from,
-                end,
-            });
-        }
-        let until = end.min(from.saturating_add(max as u64));
+        let until = super::read_range(topic, from, max, self.end_offset(topic))?.end;
         let name = format!("{}{topic}", self.prefix);
         Ok(self
             .read_topic(&name, from, until)

@@ -41,6 +41,24 @@ pub struct Record {
     pub value: Vec<u8>,
 }
 
+/// The offsets a read of at most `max` records from `from` covers in a topic that ends at `end`.
+/// Reading at the end is empty; reading past it is an error. Every backend reads through this.
+pub(crate) fn read_range(
+    topic: Topic,
+    from: u64,
+    max: usize,
+    end: u64,
+) -> Result<std::ops::Range<u64>> {
+    if from > end {
+        return Err(crate::Error::OffsetOutOfRange {
+            topic: topic.to_string(),
+            offset: from,
+            end,
+        });
+    }
+    Ok(from..end.min(from.saturating_add(max as u64)))
+}
+
 /// What every log backend promises.
 ///
 /// - `append` is all or nothing and durable when it returns: the offsets it hands back survive a
