@@ -133,14 +133,7 @@ impl EmbeddedLog {
     }
 
     fn offsets_path(&self, group: &str) -> Result<PathBuf> {
-        let valid = !group.is_empty()
-            && group.len() <= 100
-            && group
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err(Error::BadGroup(group.to_string()));
-        }
+        super::check_group(group)?;
         Ok(self.dir.join("_offsets").join(format!("{group}.json")))
     }
 
@@ -190,14 +183,7 @@ impl EventLog for EmbeddedLog {
     }
 
     async fn commit_offset(&self, group: &str, topic: Topic, next: u64) -> Result<()> {
-        let end = self.end_offset(topic);
-        if next > end {
-            return Err(Error::OffsetOutOfRange {
-                topic: topic.to_string(),
-                offset: next,
-                end,
-            });
-        }
+        super::check_commit(group, topic, next, self.end_offset(topic))?;
         let path = self.offsets_path(group)?;
         let _guard = self.offsets_lock.lock().await;
         let dir = self.dir.join("_offsets");

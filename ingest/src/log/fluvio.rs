@@ -251,21 +251,7 @@ impl EventLog for FluvioLog {
     }
 
     async fn commit_offset(&self, group: &str, topic: Topic, next: u64) -> Result<()> {
-        let end = self.end_offset(topic);
-        if next > end {
-            return Err(Error::OffsetOutOfRange {
-                topic: topic.to_string(),
-                offset: next,
-                end,
-            });
-        }
-        if group.is_empty()
-            || !group
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(Error::BadGroup(group.to_string()));
-        }
+        super::check_commit(group, topic, next, self.end_offset(topic))?;
         let output = self
             .offsets_producer
             .send(

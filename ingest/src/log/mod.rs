@@ -59,6 +59,34 @@ pub(crate) fn read_range(
     Ok(from..end.min(from.saturating_add(max as u64)))
 }
 
+/// Consumer group names: 1–100 ASCII letters, digits, `-` and `_` (they become file and key names).
+pub(crate) fn check_group(group: &str) -> Result<()> {
+    let valid = !group.is_empty()
+        && group.len() <= 100
+        && group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(crate::Error::BadGroup(group.to_string()))
+    }
+}
+
+/// A group may commit any offset up to the topic's end, never past it. Every backend checks
+/// commits through this.
+pub(crate) fn check_commit(group: &str, topic: Topic, next: u64, end: u64) -> Result<()> {
+    check_group(group)?;
+    if next > end {
+        return Err(crate::Error::OffsetOutOfRange {
+            topic: topic.to_string(),
+            offset: next,
+            end,
+        });
+    }
+    Ok(())
+}
+
 /// What every log backend promises.
 ///
 /// - `append` is all or nothing and durable when it returns: the offsets it hands back survive a
