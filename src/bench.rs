@@ -2,7 +2,7 @@
 //! same run. Performance claims live here, never in timed unit tests.
 
 use anyhow::Context as _;
-use ingest::{AppendRecord, EmbeddedLog, EventLog, Topic};
+use ingest::{AppendRecord, EmbeddedLog, EventLog, Topic, TopicPartition};
 use serde_json::json;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -139,7 +139,9 @@ async fn tail(dir: &Path, events: u64, quiet: bool) -> anyhow::Result<Vec<Figure
     let mut next = 0u64;
     let mut checksum = 0u64;
     while next < events {
-        let records = log.read(Topic::Activity, next, 10_000).await?;
+        let records = log
+            .read(TopicPartition::new(Topic::Activity, 0), next, 10_000)
+            .await?;
         let Some(last) = records.last() else { break };
         next = last.offset + 1;
         checksum = checksum.wrapping_add(records.iter().map(|r| r.value.len() as u64).sum::<u64>());

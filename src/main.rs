@@ -36,6 +36,15 @@ struct Cli {
     /// when not given.
     #[arg(long, env = "MARKETPLACE_LOG", global = true)]
     log: Option<String>,
+    /// Partitions of topics the log creates, e.g. `activity=4,logs=2` (default one each; a topic
+    /// keeps the count it was created with, and `commerce` must have one).
+    #[arg(
+        long,
+        env = "MARKETPLACE_LOG_PARTITIONS",
+        global = true,
+        default_value = ""
+    )]
+    log_partitions: ingest::Partitions,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -103,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = api::Config::new(&cli.data_dir);
     config.addr = cli.addr;
     config.log = cli.log;
+    config.log_partitions = cli.log_partitions;
     match cli.command {
         Cmd::Serve { demo } => {
             init_tracing(&format!("info,{QUIET_LIBRARIES}"));

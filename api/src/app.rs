@@ -21,6 +21,10 @@ pub enum StartError {
     Lake(#[from] lakehouse::Error),
     #[error("the log holds an event this build cannot read at commerce offset {offset}: {reason}")]
     Replay { offset: u64, reason: String },
+    #[error(
+        "the commerce topic has {0} partitions: one command writer needs exactly one (scaling the command path out by partition is not built yet)"
+    )]
+    CommercePartitions(u32),
 }
 
 /// Everything the service holds: configuration, the state, the command path, the log, the lake and
@@ -92,13 +96,17 @@ impl App {
 /// The log the configuration names: the embedded log (default) or a Fluvio cluster.
 async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> {
     match config.log.as_deref() {
-        None => Ok(Arc::new(EmbeddedLog::open(config.log_dir())?)),
+        None => Ok(Arc::new(EmbeddedLog::open_with(
+            config.log_dir(),
+            &config.log_partitions,
+        )?)),
         Some(url) if url.starts_with("fluvio://") => {
             #[cfg(feature = "fluvio")]
             {
                 let endpoint = url.trim_start_matches("fluvio://").trim_end_matches('/');
                 Ok(Arc::new(
-                    ingest::FluvioLog::connect(endpoint, "marketplace-").await?,
+                    ingest::FluvioLog::connect(endpoint, "marketplace-", &config.log_partitions)
+                        .await?,
                 ))
             }
             #[cfg(not(feature = "fluvio"))]
@@ -107,7 +115,10 @@ async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> {
         Some(url) if url.contains("://") => {
             Err(ingest::Error::UnsupportedLog(url.to_string()).into())
         }
-        Some(dir) => Ok(Arc::new(EmbeddedLog::open(dir)?)),
+        Some(dir) => Ok(Arc::new(EmbeddedLog::open_with(
+            dir,
+            &config.log_partitions,
+        )?)),
     }
 }
 

@@ -9,7 +9,7 @@
 
 use crate::error::ApiError;
 use domain::{Command, Context, Event, EventId, State};
-use ingest::{AppendRecord, Envelope, EventLog, Topic};
+use ingest::{AppendRecord, Envelope, EventLog, Topic, TopicPartition};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -143,14 +143,20 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog) {
     }
 }
 
-/// Rebuilds the state from the `commerce` topic. An event this build cannot read stops the start:
-/// skipping it would silently serve a wrong state.
+/// Rebuilds the state from the `commerce` topic, which has one partition: the one writer's order
+/// is the order of the state. An event this build cannot read stops the start: skipping it would
+/// silently serve a wrong state.
 pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::app::StartError> {
+    let partitions = log.partitions(Topic::Commerce);
+    if partitions != 1 {
+        return Err(crate::app::StartError::CommercePartitions(partitions));
+    }
+    let commerce = TopicPartition::new(Topic::Commerce, 0);
     let mut state = State::default();
-    let end = log.end_offset(Topic::Commerce);
+    let end = log.end_offset(commerce);
     let mut next = 0;
     while next < end {
-        let records = log.read(Topic::Commerce, next, 10_000).await?;
+        let records = log.read(commerce, next, 10_000).await?;
         for record in &records {
             let event = Envelope::from_bytes(&record.value)
                 .map_err(|e| e.to_string())
@@ -171,7 +177,7 @@ mod tests {
     use super::*;
     use async_trait::async_trait;
     use domain::{Actor, SiteConfig};
-    use ingest::{EmbeddedLog, Record};
+    use ingest::{EmbeddedLog, Position, Record};
     use std::sync::atomic::{AtomicBool, Ordering};
     use tokio::sync::watch;
 
@@ -183,26 +189,43 @@ mod tests {
 
     #[async_trait]
     impl EventLog for FlakyLog {
-        async fn append(&self, records: Vec<AppendRecord>) -> ingest::Result<Vec<u64>> {
+        fn partitions(&self, topic: Topic) -> u32 {
+            self.inner.partitions(topic)
+        }
+        async fn append(&self, records: Vec<AppendRecord>) -> ingest::Result<Vec<Position>> {
             if self.broken.load(Ordering::SeqCst) {
                 return Err(ingest::Error::Closed);
             }
             self.inner.append(records).await
         }
-        async fn read(&self, topic: Topic, from: u64, max: usize) -> ingest::Result<Vec<Record>> {
-            self.inner.read(topic, from, max).await
+        async fn read(
+            &self,
+            at: TopicPartition,
+            from: u64,
+            max: usize,
+        ) -> ingest::Result<Vec<Record>> {
+            self.inner.read(at, from, max).await
         }
-        fn end_offset(&self, topic: Topic) -> u64 {
-            self.inner.end_offset(topic)
+        fn end_offset(&self, at: TopicPartition) -> u64 {
+            self.inner.end_offset(at)
         }
-        fn subscribe(&self, topic: Topic) -> watch::Receiver<u64> {
-            self.inner.subscribe(topic)
+        fn subscribe(&self, at: TopicPartition) -> watch::Receiver<u64> {
+            self.inner.subscribe(at)
         }
-        async fn commit_offset(&self, group: &str, topic: Topic, next: u64) -> ingest::Result<()> {
-            self.inner.commit_offset(group, topic, next).await
+        async fn commit_offset(
+            &self,
+            group: &str,
+            at: TopicPartition,
+            next: u64,
+        ) -> ingest::Result<()> {
+            self.inner.commit_offset(group, at, next).await
         }
-        async fn committed_offset(&self, group: &str, topic: Topic) -> ingest::Result<Option<u64>> {
-            self.inner.committed_offset(group, topic).await
+        async fn committed_offset(
+            &self,
+            group: &str,
+            at: TopicPartition,
+        ) -> ingest::Result<Option<u64>> {
+            self.inner.committed_offset(group, at).await
         }
     }
 
@@ -242,7 +265,7 @@ mod tests {
             "First",
             "the state is what the log says"
         );
-        assert_eq!(log.end_offset(Topic::Commerce), 1);
+        assert_eq!(log.records_in(Topic::Commerce), 1);
 
         // A refused command is answered without touching the log.
         let invalid = path.execute(site("  "), ctx()).await.unwrap_err();
@@ -268,7 +291,7 @@ mod tests {
         )
         .await;
         assert!(answers.iter().all(Result::is_ok));
-        assert_eq!(log.end_offset(Topic::Commerce), 200);
+        assert_eq!(log.records_in(Topic::Commerce), 200);
         let (replayed, _) = replay(log.as_ref()).await.unwrap();
         assert_eq!(
             replayed.site.name,

@@ -14,6 +14,8 @@ pub struct Config {
     /// The log: `fluvio://host:port` for a Fluvio cluster, or a directory for the embedded log.
     /// Defaults to the embedded log in `<data_dir>/log`.
     pub log: Option<String>,
+    /// Partitions of the topics the log creates (e.g. `activity=4`); `commerce` must keep one.
+    pub log_partitions: ingest::Partitions,
     /// Start the lake sink and the pipeline runner (off in tools that only write to the log).
     pub background_workers: bool,
     /// Mark cookies `Secure` (on behind HTTPS).
@@ -27,6 +29,7 @@ impl Config {
             data_dir: data_dir.as_ref().to_path_buf(),
             lake: None,
             log: None,
+            log_partitions: ingest::Partitions::default(),
             background_workers: true,
             secure_cookies: false,
         }

@@ -26,7 +26,7 @@ pub mod routes;
 mod views;
 
 pub use analytics::ProductDailyRow;
-pub use app::{App, AppState};
+pub use app::{App, AppState, StartError};
 pub use config::Config;
 pub use error::ApiError;
 pub use health::{Health, WorkerState};

@@ -20,9 +20,9 @@ pub enum Error {
     },
     #[error("the log at {0} is in use by another process")]
     Locked(String),
-    #[error("offset {offset} is beyond the end of topic {topic} ({end})")]
+    #[error("offset {offset} is beyond the end of partition {partition} ({end})")]
     OffsetOutOfRange {
-        topic: String,
+        partition: String,
         offset: u64,
         end: u64,
     },
@@ -34,6 +34,17 @@ pub enum Error {
     Lake(#[from] lakehouse::Error),
     #[error("encoding: {0}")]
     Json(#[from] serde_json::Error),
+    /// A log was opened asking for a partition count other than the one a topic was created with.
+    #[error(
+        "topic {topic} has {existing} partition(s) in this log, not {requested}: partition counts are fixed when a topic is created, because they decide which partition each key goes to"
+    )]
+    PartitionCount {
+        topic: String,
+        existing: u32,
+        requested: u32,
+    },
+    #[error("there is no partition {0} in this log")]
+    NoSuchPartition(String),
     #[error("the log has shut down")]
     Closed,
     /// A remote log engine (Fluvio) failed or could not be reached.

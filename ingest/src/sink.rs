@@ -1,8 +1,8 @@
 //! The lake sink: every topic of the log, copied exactly once into its bronze Delta table.
 //!
-//! Each batch is committed together with a Delta application transaction
-//! (`app_id = lake-sink/<topic>/0`, `version = last offset of the batch`). On start the sink reads
-//! that version back and resumes right after it; before every commit it reads it again and drops
+//! Each partition of a topic is copied on its own, and each batch is committed together with a
+//! Delta application transaction (`app_id = lake-sink/<topic>/<partition>`, `version = last offset
+//! of the batch`). On start the sink reads that version back and resumes right after it; before every commit it reads it again and drops
 //! whatever is already in the table, because delta-rs itself accepts a stale txn version. So a crash
 //! between writing files and committing, or a replayed batch, adds no rows.
 //!
@@ -11,7 +11,7 @@
 //! own txn app id; nothing is dropped silently.
 
 use crate::envelope::Envelope;
-use crate::log::{EventLog, Record};
+use crate::log::{EventLog, Record, TopicPartition};
 use crate::topic::Topic;
 use crate::{Error, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -31,10 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// The partition every embedded topic has (one partition per topic when embedded).
-const PARTITION: u32 = 0;
-
-/// How far the sink has got with one topic.
+/// How far the sink has got with one partition of a topic.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SinkProgress {
     /// The next log offset to copy (everything before it is in the lake).
@@ -52,7 +49,7 @@ pub struct LakeSink {
     log: Arc<dyn EventLog>,
     lake: Lake,
     batch_max: usize,
-    progress: watch::Sender<BTreeMap<Topic, SinkProgress>>,
+    progress: watch::Sender<BTreeMap<TopicPartition, SinkProgress>>,
 }
 
 /// The bronze table a topic is written to.
@@ -64,12 +61,12 @@ fn dead_letter_table() -> TableName {
     TableName::bronze("dead_letters").expect("valid table name")
 }
 
-fn app_id(topic: Topic) -> String {
-    format!("lake-sink/{topic}/{PARTITION}")
+fn app_id(at: TopicPartition) -> String {
+    format!("lake-sink/{}/{}", at.topic, at.partition)
 }
 
-fn dead_letter_app_id(topic: Topic) -> String {
-    format!("lake-sink/{topic}/{PARTITION}/dead-letters")
+fn dead_letter_app_id(at: TopicPartition) -> String {
+    format!("{}/dead-letters", app_id(at))
 }
 
 fn utc_micros() -> DataType {
@@ -134,19 +131,22 @@ impl LakeSink {
         self
     }
 
-    /// Progress per topic, updated after every commit.
-    pub fn progress(&self) -> watch::Receiver<BTreeMap<Topic, SinkProgress>> {
+    /// Progress per partition, updated after every commit.
+    pub fn progress(&self) -> watch::Receiver<BTreeMap<TopicPartition, SinkProgress>> {
         self.progress.subscribe()
     }
 
-    /// Copies every topic until cancelled. A storage failure is retried with back-off; anything
-    /// else stops the sink with the error, so the failure is visible.
+    /// Copies every partition of every topic until cancelled. A storage failure is retried with
+    /// back-off; anything else stops the sink with the error, so the failure is visible.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) -> Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
-        for topic in Topic::ALL {
+        for at in Topic::ALL
+            .into_iter()
+            .flat_map(|t| self.log.partitions_of(t))
+        {
             let sink = self.clone();
             let cancel = cancel.clone();
-            tasks.spawn(async move { sink.run_topic(topic, cancel).await });
+            tasks.spawn(async move { sink.run_partition(at, cancel).await });
         }
         while let Some(done) = tasks.join_next().await {
             match done {
@@ -167,18 +167,18 @@ impl LakeSink {
         Ok(())
     }
 
-    async fn run_topic(&self, topic: Topic, cancel: CancellationToken) -> Result<()> {
+    async fn run_partition(&self, at: TopicPartition, cancel: CancellationToken) -> Result<()> {
         let mut backoff = FIRST_RETRY;
         // `None` after a storage failure: the table is opened afresh, and the resume point read
         // again from it, before the next batch.
-        let mut state: Option<TopicState> = None;
+        let mut state: Option<PartitionState> = None;
         loop {
             let current = match &mut state {
                 Some(current) => current,
-                None => match self.open(topic).await {
+                None => match self.open(at).await {
                     Ok(opened) => state.insert(opened),
                     Err(e) => {
-                        if !retry_after(topic, e, &mut backoff, &cancel).await? {
+                        if !retry_after(at, e, &mut backoff, &cancel).await? {
                             return Ok(());
                         }
                         continue;
@@ -187,13 +187,13 @@ impl LakeSink {
             };
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
-                waited = self.log.wait_for(topic, current.next) => waited?,
+                waited = self.log.wait_for(at, current.next) => waited?,
             }
-            match self.step(topic, current).await {
+            match self.step(at, current).await {
                 Ok(_) => backoff = FIRST_RETRY,
                 Err(e) => {
                     state = None;
-                    if !retry_after(topic, e, &mut backoff, &cancel).await? {
+                    if !retry_after(at, e, &mut backoff, &cancel).await? {
                         return Ok(());
                     }
                 }
@@ -201,18 +201,30 @@ impl LakeSink {
         }
     }
 
-    /// Copies everything the log holds right now for `topic`, then returns (for `demo`, tests and tools).
+    /// Copies everything the log holds right now for `topic`, then returns its progress summed
+    /// over partitions, `next` being then the records copied (for `demo`, tests and tools).
     pub async fn catch_up(&self, topic: Topic) -> Result<SinkProgress> {
-        let mut state = self.open(topic).await?;
-        while state.next < self.log.end_offset(topic) {
-            self.step(topic, &mut state).await?;
+        for at in self.log.partitions_of(topic) {
+            let mut state = self.open(at).await?;
+            while state.next < self.log.end_offset(at) {
+                self.step(at, &mut state).await?;
+            }
         }
-        Ok(self
-            .progress
+        Ok(self.topic_progress(topic))
+    }
+
+    /// The progress of all partitions of `topic`, summed.
+    pub fn topic_progress(&self, topic: Topic) -> SinkProgress {
+        self.progress
             .borrow()
-            .get(&topic)
-            .cloned()
-            .unwrap_or_default())
+            .iter()
+            .filter(|(at, _)| at.topic == topic)
+            .fold(SinkProgress::default(), |sum, (_, p)| SinkProgress {
+                next: sum.next + p.next,
+                rows: sum.rows + p.rows,
+                dead_letters: sum.dead_letters + p.dead_letters,
+                last_commit_ms: sum.last_commit_ms.max(p.last_commit_ms),
+            })
     }
 
     /// Catches up every topic.
@@ -223,27 +235,25 @@ impl LakeSink {
         Ok(())
     }
 
-    async fn open(&self, topic: Topic) -> Result<TopicState> {
+    async fn open(&self, at: TopicPartition) -> Result<PartitionState> {
         let table = self
             .lake
-            .open_or_create(&bronze_table(topic), bronze_schema(), &["date"])
+            .open_or_create(&bronze_table(at.topic), bronze_schema(), &["date"])
             .await?;
-        let stored = self
-            .lake
-            .transaction_version(&table, &app_id(topic))
-            .await?;
+        let stored = self.lake.transaction_version(&table, &app_id(at)).await?;
         let next = stored.map_or(0, |v| v as u64 + 1);
         self.progress.send_modify(|p| {
-            p.entry(topic).or_default().next = next;
+            p.entry(at).or_default().next = next;
         });
-        tracing::info!(topic = %topic, resume_at = next, "lake sink resuming");
-        Ok(TopicState { table, next })
+        tracing::info!(partition = %at, resume_at = next, "lake sink resuming");
+        Ok(PartitionState { table, next })
     }
 
     /// Reads one batch from the log and commits it. Returns how many records it consumed.
-    async fn step(&self, topic: Topic, state: &mut TopicState) -> Result<usize> {
+    async fn step(&self, at: TopicPartition, state: &mut PartitionState) -> Result<usize> {
+        let topic = at.topic;
         let started = Instant::now();
-        let records = self.log.read(topic, state.next, self.batch_max).await?;
+        let records = self.log.read(at, state.next, self.batch_max).await?;
         let Some(last) = records.last().map(|r| r.offset) else {
             return Ok(0);
         };
@@ -258,7 +268,7 @@ impl LakeSink {
         let dead_count = if dead.is_empty() {
             0
         } else {
-            self.write_dead_letters(topic, &dead).await?
+            self.write_dead_letters(at, &dead).await?
         };
         let mut written = 0;
         if !good.is_empty() {
@@ -269,7 +279,7 @@ impl LakeSink {
                 .map_err(|e| delta_error(topic, e))?;
             let stored = self
                 .lake
-                .transaction_version(&state.table, &app_id(topic))
+                .transaction_version(&state.table, &app_id(at))
                 .await?;
             good.retain(|(record, _)| stored.is_none_or(|v| record.offset as i64 > v));
             if !good.is_empty() {
@@ -281,7 +291,7 @@ impl LakeSink {
                     .with_partition_columns(["date"])
                     .with_commit_properties(
                         CommitProperties::default().with_application_transaction(Transaction::new(
-                            app_id(topic),
+                            app_id(at),
                             last as i64,
                         )),
                     )
@@ -292,22 +302,27 @@ impl LakeSink {
         state.next = last + 1;
         let elapsed = started.elapsed().as_millis() as u64;
         self.progress.send_modify(|p| {
-            let progress = p.entry(topic).or_default();
+            let progress = p.entry(at).or_default();
             progress.next = state.next;
             progress.rows += written as u64;
             progress.dead_letters += dead_count as u64;
             progress.last_commit_ms = elapsed;
         });
-        tracing::debug!(topic = %topic, rows = written, dead_letters = dead_count, next = state.next, duration_ms = elapsed, "lake sink commit");
+        tracing::debug!(partition = %at, rows = written, dead_letters = dead_count, next = state.next, duration_ms = elapsed, "lake sink commit");
         Ok(records.len())
     }
 
-    async fn write_dead_letters(&self, topic: Topic, dead: &[DeadLetter<'_>]) -> Result<usize> {
+    async fn write_dead_letters(
+        &self,
+        at: TopicPartition,
+        dead: &[DeadLetter<'_>],
+    ) -> Result<usize> {
+        let topic = at.topic;
         let table = self
             .lake
             .open_or_create(&dead_letter_table(), dead_letter_schema(), &["date"])
             .await?;
-        let app = dead_letter_app_id(topic);
+        let app = dead_letter_app_id(at);
         let stored = self.lake.transaction_version(&table, &app).await?;
         let fresh: Vec<&DeadLetter<'_>> = dead
             .iter()
@@ -317,9 +332,9 @@ impl LakeSink {
             return Ok(0);
         };
         for d in &fresh {
-            tracing::warn!(topic = %topic, offset = d.record.offset, reason = %d.reason, "record sent to bronze.dead_letters");
+            tracing::warn!(partition = %at, offset = d.record.offset, reason = %d.reason, "record sent to bronze.dead_letters");
         }
-        let batch = dead_letter_batch(topic, &fresh)?;
+        let batch = dead_letter_batch(at, &fresh)?;
         table
             .write(vec![batch])
             .with_partition_columns(["date"])
@@ -338,7 +353,7 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// Waits out a storage failure with exponential back-off (100 ms doubling to 5 s). Errors that
 /// retrying cannot fix are returned; `Ok(false)` means the sink was cancelled while waiting.
 async fn retry_after(
-    topic: Topic,
+    at: TopicPartition,
     error: Error,
     backoff: &mut Duration,
     cancel: &CancellationToken,
@@ -346,7 +361,7 @@ async fn retry_after(
     if !error.is_retryable() {
         return Err(error);
     }
-    tracing::warn!(topic = %topic, error = %error, retry_in_ms = backoff.as_millis() as u64, "lake sink failed to commit; retrying");
+    tracing::warn!(partition = %at, error = %error, retry_in_ms = backoff.as_millis() as u64, "lake sink failed to commit; retrying");
     let waited = tokio::select! {
         _ = cancel.cancelled() => false,
         _ = tokio::time::sleep(*backoff) => true,
@@ -355,7 +370,7 @@ async fn retry_after(
     Ok(waited)
 }
 
-struct TopicState {
+struct PartitionState {
     table: DeltaTable,
     next: u64,
 }
@@ -398,7 +413,7 @@ fn bronze_batch(rows: &[(&Record, Envelope)]) -> Result<RecordBatch> {
     let mut date = Date32Builder::with_capacity(n);
     for (record, envelope) in rows {
         offset.append_value(record.offset as i64);
-        partition.append_value(PARTITION as i32);
+        partition.append_value(record.partition.partition as i32);
         id.append_value(envelope.id.to_string());
         topic.append_value(&envelope.topic);
         key.append_value(&envelope.key);
@@ -428,7 +443,7 @@ fn bronze_batch(rows: &[(&Record, Envelope)]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(bronze_schema(), columns).map_err(lakehouse::Error::from)?)
 }
 
-fn dead_letter_batch(topic: Topic, dead: &[&DeadLetter<'_>]) -> Result<RecordBatch> {
+fn dead_letter_batch(at: TopicPartition, dead: &[&DeadLetter<'_>]) -> Result<RecordBatch> {
     let now = Utc::now();
     let n = dead.len();
     let mut topics = StringBuilder::new();
@@ -440,8 +455,8 @@ fn dead_letter_batch(topic: Topic, dead: &[&DeadLetter<'_>]) -> Result<RecordBat
     let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut date = Date32Builder::with_capacity(n);
     for d in dead {
-        topics.append_value(topic.as_str());
-        partition.append_value(PARTITION as i32);
+        topics.append_value(at.topic.as_str());
+        partition.append_value(at.partition as i32);
         offset.append_value(d.record.offset as i64);
         key.append_value(&d.record.key);
         raw.append_value(&d.record.value);
@@ -560,14 +575,76 @@ mod tests {
         let sink = LakeSink::new(log.clone(), lake.clone());
         // Two sinks that both believe they start at offset 0: the second one's batch is a replay
         // of what the first committed, as after a crash between commit and bookkeeping.
-        let mut first = sink.open(Topic::Activity).await.unwrap();
-        let mut stale = sink.open(Topic::Activity).await.unwrap();
-        assert_eq!(sink.step(Topic::Activity, &mut first).await.unwrap(), 4);
+        let at = TopicPartition::new(Topic::Activity, 0);
+        let mut first = sink.open(at).await.unwrap();
+        let mut stale = sink.open(at).await.unwrap();
+        assert_eq!(sink.step(at, &mut first).await.unwrap(), 4);
         assert_eq!(stale.next, 0);
-        assert_eq!(sink.step(Topic::Activity, &mut stale).await.unwrap(), 4);
+        assert_eq!(sink.step(at, &mut stale).await.unwrap(), 4);
         assert_eq!(
             count(&lake, "select count(*) as n from bronze.activity").await,
             4
         );
+    }
+
+    #[tokio::test]
+    async fn partitions_are_copied_concurrently_each_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let partitions = crate::Partitions::default().with(Topic::Activity, 3);
+        let log: Arc<dyn EventLog> =
+            Arc::new(EmbeddedLog::open_with(dir.path().join("log"), &partitions).unwrap());
+        let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+        let records: Vec<_> = (0..60)
+            .map(|n| {
+                AppendRecord::new(
+                    Topic::Activity,
+                    format!("visitor-{}", n % 12),
+                    event_bytes(n),
+                )
+            })
+            .collect();
+        let positions = log.append(records).await.unwrap();
+        let used: std::collections::BTreeSet<_> = positions.iter().map(|p| p.partition).collect();
+        assert_eq!(used.len(), 3, "12 keys reach all three partitions");
+
+        // The running sink copies the three partitions in parallel commits to one table.
+        let sink = Arc::new(LakeSink::new(log.clone(), lake.clone()).with_batch_max(7));
+        let cancel = CancellationToken::new();
+        let running = tokio::spawn(sink.clone().run(cancel.clone()));
+        let mut progress = sink.progress();
+        let ends: BTreeMap<_, _> = log
+            .partitions_of(Topic::Activity)
+            .into_iter()
+            .map(|at| (at, log.end_offset(at)))
+            .collect();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            progress.wait_for(|p| {
+                ends.iter()
+                    .all(|(at, end)| p.get(at).is_some_and(|s| s.next >= *end))
+            }),
+        )
+        .await
+        .expect("the sink catches up")
+        .unwrap();
+        cancel.cancel();
+        running.await.unwrap().unwrap();
+        let copied = "select count(*) as n from bronze.activity";
+        assert_eq!(count(&lake, copied).await, 60);
+        let distinct = "select count(distinct (partition, offset)) as n from bronze.activity";
+        assert_eq!(count(&lake, distinct).await, 60);
+        let per_key_partition = "select count(distinct partition) as n from bronze.activity \
+                                 group by key order by n desc limit 1";
+        assert_eq!(
+            count(&lake, per_key_partition).await,
+            1,
+            "a key stays in one partition"
+        );
+
+        // A restart resumes each partition from its own txn and adds nothing.
+        let again = LakeSink::new(log.clone(), lake.clone());
+        let progress = again.catch_up(Topic::Activity).await.unwrap();
+        assert_eq!((progress.next, progress.rows), (60, 0));
+        assert_eq!(count(&lake, copied).await, 60);
     }
 }

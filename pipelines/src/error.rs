@@ -11,7 +11,7 @@ pub enum Error {
         reason: String,
     },
     #[error(
-        "pipeline {pipeline}: source {source_table} has no `offset` column to track progress by"
+        "pipeline {pipeline}: source {source_table} needs `partition` and `offset` columns to track progress by"
     )]
     NoOffset {
         pipeline: String,

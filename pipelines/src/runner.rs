@@ -1,10 +1,10 @@
 use crate::spec::{Mode, PipelineSpec};
 use crate::{Error, Result};
 use lakehouse::Lake;
-use lakehouse::arrow::array::{Array, Int64Array};
+use lakehouse::arrow::array::{Array, Int32Array, Int64Array};
 use lakehouse::arrow::datatypes::SchemaRef;
 use lakehouse::arrow::record_batch::RecordBatch;
-use lakehouse::datafusion::prelude::{SessionContext, col, lit};
+use lakehouse::datafusion::prelude::{Expr, SessionContext, col, lit};
 use lakehouse::deltalake::kernel::Transaction;
 use lakehouse::deltalake::kernel::transaction::CommitProperties;
 use lakehouse::deltalake::protocol::SaveMode;
@@ -21,8 +21,8 @@ pub struct RunReport {
     pub rows_in: u64,
     /// Rows the SQL produced and the run wrote.
     pub rows_out: u64,
-    /// The source offset processed up to, inclusive (`None`: nothing processed yet).
-    pub watermark: Option<i64>,
+    /// Per source partition, the offset processed up to, inclusive (empty: nothing processed yet).
+    pub watermarks: BTreeMap<i32, i64>,
     pub duration_ms: u64,
 }
 
@@ -41,7 +41,13 @@ pub struct Runner {
     status: watch::Sender<BTreeMap<String, PipelineStatus>>,
 }
 
-fn app_id(spec: &PipelineSpec) -> String {
+/// The Delta txn app id that records how far `spec` has read partition `partition` of its source.
+fn app_id(spec: &PipelineSpec, partition: i32) -> String {
+    format!("pipeline/{}/{partition}", spec.name)
+}
+
+/// Where pipelines recorded their one watermark before sources had partitions: partition 0's.
+fn legacy_app_id(spec: &PipelineSpec) -> String {
     format!("pipeline/{}", spec.name)
 }
 
@@ -119,8 +125,10 @@ impl Runner {
         result
     }
 
-    /// Runs one pipeline over the source rows after its watermark and commits the result with the
-    /// new watermark in one Delta commit.
+    /// Runs one pipeline over the source rows after its watermarks and commits the result with
+    /// the new watermarks in one Delta commit. The source's rows are tracked per log partition
+    /// (its `partition` and `offset` columns); each partition's watermark is a Delta txn of the
+    /// target (`pipeline/<name>/<partition>`).
     pub async fn run_once(&self, spec: &PipelineSpec) -> Result<RunReport> {
         let started = Instant::now();
         let lake_err = |source| Error::Lake {
@@ -128,52 +136,74 @@ impl Runner {
             source,
         };
         let target = self.lake.open_table(&spec.target).await.map_err(lake_err)?;
-        let watermark = match &target {
-            Some(table) => self
-                .lake
-                .transaction_version(table, &app_id(spec))
-                .await
-                .map_err(lake_err)?,
-            None => None,
-        };
         let ctx = self.lake.session().await.map_err(lake_err)?;
         let source_ref = spec.source.to_string();
         let Ok(source) = ctx.table(source_ref.as_str()).await else {
             // No source table yet: nothing has happened, nothing to do.
-            return Ok(RunReport {
-                watermark,
-                ..Default::default()
-            });
+            return Ok(RunReport::default());
         };
-        if source
-            .schema()
-            .field_with_unqualified_name("offset")
-            .is_err()
+        let schema = source.schema();
+        if ["offset", "partition"]
+            .iter()
+            .any(|c| schema.field_with_unqualified_name(c).is_err())
         {
             return Err(Error::NoOffset {
                 pipeline: spec.name.clone(),
                 source_table: source_ref,
             });
         }
-        let high = max_offset(&source).await.map_err(lake_err)?;
-        let Some(high) = high.filter(|h| watermark.is_none_or(|w| *h > w)) else {
+        let highs = max_offsets(&source).await.map_err(lake_err)?;
+        let mut watermarks = BTreeMap::new();
+        if let Some(table) = &target {
+            for &partition in highs.keys() {
+                let mut stored = self
+                    .lake
+                    .transaction_version(table, &app_id(spec, partition))
+                    .await
+                    .map_err(lake_err)?;
+                if stored.is_none() && partition == 0 {
+                    stored = self
+                        .lake
+                        .transaction_version(table, &legacy_app_id(spec))
+                        .await
+                        .map_err(lake_err)?;
+                }
+                if let Some(w) = stored {
+                    watermarks.insert(partition, w);
+                }
+            }
+        }
+        // Per partition with rows past its watermark: the new range `(watermark, high]`.
+        let fresh: Vec<(i32, Option<i64>, i64)> = highs
+            .iter()
+            .map(|(&p, &high)| (p, watermarks.get(&p).copied(), high))
+            .filter(|(_, w, high)| w.is_none_or(|w| *high > w))
+            .collect();
+        if fresh.is_empty() {
             return Ok(RunReport {
-                watermark,
+                watermarks,
                 duration_ms: started.elapsed().as_millis() as u64,
                 ..Default::default()
             });
-        };
+        }
         // The SQL sees only the new slice of its source, under the source's own name.
-        let mut slice = source
-            .filter(col("offset").lt_eq(lit(high)))
+        let in_slice = fresh
+            .iter()
+            .map(|&(p, w, high)| {
+                let range = col("partition")
+                    .eq(lit(p))
+                    .and(col("offset").lt_eq(lit(high)));
+                match w {
+                    Some(w) => range.and(col("offset").gt(lit(w))),
+                    None => range,
+                }
+            })
+            .reduce(Expr::or)
+            .expect("at least one partition");
+        let slice = source
+            .filter(in_slice)
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
-        if let Some(w) = watermark {
-            slice = slice
-                .filter(col("offset").gt(lit(w)))
-                .map_err(lakehouse::Error::from)
-                .map_err(lake_err)?;
-        }
         let rows_in = slice
             .clone()
             .count()
@@ -194,21 +224,26 @@ impl Runner {
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
         let rows_out = output.iter().map(|b| b.num_rows() as u64).sum();
-        let commit = CommitProperties::default()
-            .with_application_transaction(Transaction::new(app_id(spec), high));
+        let commit = CommitProperties::default().with_application_transactions(
+            fresh
+                .iter()
+                .map(|&(p, _, high)| Transaction::new(app_id(spec, p), high))
+                .collect(),
+        );
         self.write(spec, schema, output, commit)
             .await
             .map_err(lake_err)?;
+        watermarks.extend(fresh.iter().map(|&(p, _, high)| (p, high)));
         let report = RunReport {
             rows_in,
             rows_out,
-            watermark: Some(high),
+            watermarks,
             duration_ms: started.elapsed().as_millis() as u64,
         };
         tracing::info!(
             rows_in,
             rows_out,
-            watermark = high,
+            watermarks = ?report.watermarks,
             duration_ms = report.duration_ms,
             "pipeline committed"
         );
@@ -300,22 +335,36 @@ impl Runner {
     }
 }
 
-async fn max_offset(
+/// The highest offset of each partition in the source.
+async fn max_offsets(
     source: &lakehouse::datafusion::dataframe::DataFrame,
-) -> lakehouse::Result<Option<i64>> {
+) -> lakehouse::Result<BTreeMap<i32, i64>> {
     use lakehouse::datafusion::functions_aggregate::expr_fn::max;
     let batches = source
         .clone()
-        .aggregate(vec![], vec![max(col("offset")).alias("high")])?
+        .aggregate(
+            vec![col("partition")],
+            vec![max(col("offset")).alias("high")],
+        )?
         .collect()
         .await?;
-    let Some(batch) = batches.first() else {
-        return Ok(None);
-    };
-    let column = batch.column(0).as_any().downcast_ref::<Int64Array>();
-    Ok(column
-        .filter(|c| !c.is_empty() && c.is_valid(0))
-        .map(|c| c.value(0)))
+    let mut highs = BTreeMap::new();
+    for batch in &batches {
+        let partitions = batch.column(0).as_any().downcast_ref::<Int32Array>();
+        let offsets = batch.column(1).as_any().downcast_ref::<Int64Array>();
+        let (Some(partitions), Some(offsets)) = (partitions, offsets) else {
+            return Err(lakehouse::datafusion::error::DataFusionError::Execution(
+                "the source's partition must be INT and its offset BIGINT".into(),
+            )
+            .into());
+        };
+        for i in 0..batch.num_rows() {
+            if partitions.is_valid(i) && offsets.is_valid(i) {
+                highs.insert(partitions.value(i), offsets.value(i));
+            }
+        }
+    }
+    Ok(highs)
 }
 
 #[cfg(test)]
@@ -328,6 +377,7 @@ mod tests {
     fn activity_schema() -> Arc<Schema> {
         Arc::new(Schema::new(vec![
             Field::new("offset", DataType::Int64, false),
+            Field::new("partition", DataType::Int32, false),
             Field::new("kind", DataType::Utf8, false),
             Field::new(
                 "at",
@@ -338,8 +388,14 @@ mod tests {
         ]))
     }
 
-    /// `(offset, kind, day of November 2026, product)` rows appended to bronze.activity.
+    /// `(offset, kind, day of November 2026, product)` rows of partition 0 appended to
+    /// bronze.activity.
     async fn add_activity(lake: &Lake, rows: &[(i64, &str, u32, &str)]) {
+        add_partition_activity(lake, 0, rows).await
+    }
+
+    /// The same, for one partition.
+    async fn add_partition_activity(lake: &Lake, partition: i32, rows: &[(i64, &str, u32, &str)]) {
         let day = |d: u32| {
             chrono::NaiveDate::from_ymd_opt(2026, 11, d)
                 .unwrap()
@@ -354,6 +410,7 @@ mod tests {
                 Arc::new(Int64Array::from(
                     rows.iter().map(|r| r.0).collect::<Vec<_>>(),
                 )),
+                Arc::new(Int32Array::from(vec![partition; rows.len()])),
                 Arc::new(StringArray::from(
                     rows.iter().map(|r| r.1).collect::<Vec<_>>(),
                 )),
@@ -428,8 +485,8 @@ mod tests {
         .await;
         let report = runner.run_once(&spec).await.unwrap();
         assert_eq!(
-            (report.rows_in, report.rows_out, report.watermark),
-            (5, 2, Some(4))
+            (report.rows_in, report.rows_out, report.watermarks),
+            (5, 2, BTreeMap::from([(0, 4)]))
         );
         assert_eq!(
             gold(&lake).await,
@@ -454,7 +511,10 @@ mod tests {
         )
         .await;
         let report = runner.run_once(&spec).await.unwrap();
-        assert_eq!((report.rows_in, report.watermark), (3, Some(7)));
+        assert_eq!(
+            (report.rows_in, report.watermarks),
+            (3, BTreeMap::from([(0, 7)]))
+        );
         assert_eq!(
             gold(&lake).await,
             [
@@ -466,8 +526,93 @@ mod tests {
 
         // Source rows that produce no output still move the watermark.
         add_activity(&lake, &[(8, "search", 3, "x")]).await;
-        assert_eq!(runner.run_once(&spec).await.unwrap().watermark, Some(8));
+        assert_eq!(
+            runner.run_once(&spec).await.unwrap().watermarks,
+            BTreeMap::from([(0, 8)])
+        );
         assert_eq!(runner.run_once(&spec).await.unwrap().rows_in, 0);
         assert_eq!(gold(&lake).await.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn each_source_partition_has_its_own_watermark() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let runner = Runner::new(lake.clone(), crate::builtin());
+        let spec = runner.pipelines()[0].clone();
+        // Offsets repeat across partitions: each partition counts from 0.
+        add_partition_activity(
+            &lake,
+            0,
+            &[(0, "product_view", 1, "a"), (1, "product_view", 1, "a")],
+        )
+        .await;
+        add_partition_activity(&lake, 1, &[(0, "product_view", 1, "a")]).await;
+        let report = runner.run_once(&spec).await.unwrap();
+        assert_eq!(report.rows_in, 3);
+        assert_eq!(report.watermarks, BTreeMap::from([(0, 1), (1, 0)]));
+        assert_eq!(gold(&lake).await, ["a 2026-11-01 v3 c0 w0"]);
+
+        // Partition 1 moves on while partition 0 stands still; a third partition appears.
+        add_partition_activity(
+            &lake,
+            1,
+            &[(1, "add_to_cart", 1, "a"), (2, "product_view", 1, "a")],
+        )
+        .await;
+        add_partition_activity(&lake, 2, &[(0, "add_to_wishlist", 1, "a")]).await;
+        let report = runner.run_once(&spec).await.unwrap();
+        assert_eq!(report.rows_in, 3);
+        assert_eq!(report.watermarks, BTreeMap::from([(0, 1), (1, 2), (2, 0)]));
+        assert_eq!(gold(&lake).await, ["a 2026-11-01 v4 c1 w1"]);
+        assert_eq!(runner.run_once(&spec).await.unwrap().rows_in, 0);
+        assert_eq!(gold(&lake).await, ["a 2026-11-01 v4 c1 w1"]);
+    }
+
+    #[tokio::test]
+    async fn a_watermark_from_before_partitions_counts_as_partition_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let runner = Runner::new(lake.clone(), crate::builtin());
+        let spec = runner.pipelines()[0].clone();
+        add_activity(
+            &lake,
+            &[(0, "product_view", 1, "a"), (1, "product_view", 1, "a")],
+        )
+        .await;
+        // What an older runner left: gold rows and one watermark under the old app id.
+        let output = vec![
+            RecordBatch::try_new(
+                Arc::new(Schema::new(vec![
+                    Field::new("product_id", DataType::Utf8, true),
+                    Field::new("shop_id", DataType::Utf8, true),
+                    Field::new("day", DataType::Date32, true),
+                    Field::new("views", DataType::Int64, true),
+                    Field::new("cart_adds", DataType::Int64, true),
+                    Field::new("wishlist_adds", DataType::Int64, true),
+                ])),
+                vec![
+                    Arc::new(StringArray::from(vec!["a"])),
+                    Arc::new(StringArray::from(vec!["s"])),
+                    Arc::new(lakehouse::arrow::array::Date32Array::from(vec![20_758])),
+                    Arc::new(Int64Array::from(vec![2])),
+                    Arc::new(Int64Array::from(vec![0])),
+                    Arc::new(Int64Array::from(vec![0])),
+                ],
+            )
+            .unwrap(),
+        ];
+        let commit = CommitProperties::default()
+            .with_application_transaction(Transaction::new(legacy_app_id(&spec), 1));
+        runner
+            .write(&spec, output[0].schema(), output, commit)
+            .await
+            .unwrap();
+        assert_eq!(
+            runner.run_once(&spec).await.unwrap().rows_in,
+            0,
+            "nothing is counted twice"
+        );
+        assert_eq!(gold(&lake).await, ["a 2026-11-01 v2 c0 w0"]);
     }
 }

@@ -59,7 +59,7 @@ async fn bad_activity_is_refused_clearly_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let t = TestApp::start(dir.path()).await;
     let catalog = t.seed_catalog().await;
-    let before = t.app.log.end_offset(Topic::Activity);
+    let before = t.app.log.records_in(Topic::Activity);
 
     let cases = [
         (
@@ -106,7 +106,7 @@ async fn bad_activity_is_refused_clearly_and_writes_nothing() {
         .await;
     assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        t.app.log.end_offset(Topic::Activity),
+        t.app.log.records_in(Topic::Activity),
         before,
         "refused input writes nothing"
     );
@@ -118,7 +118,7 @@ async fn bad_activity_is_refused_clearly_and_writes_nothing() {
         )
         .await;
     assert_eq!(ok.status, StatusCode::ACCEPTED);
-    assert_eq!(t.app.log.end_offset(Topic::Activity), before + 1);
+    assert_eq!(t.app.log.records_in(Topic::Activity), before + 1);
     t.app.shutdown().await;
 }
 

@@ -31,7 +31,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
     );
 
     // Opening a product page records a product_view (and gives the visitor a session cookie).
-    let before = t.app.log.end_offset(Topic::Activity);
+    let before = t.app.log.records_in(Topic::Activity);
     let page = t.get("/products/blue-b-mug-b").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(
@@ -39,7 +39,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
             .get(header::SET_COOKIE)
             .is_some_and(|c| c.to_str().unwrap().starts_with("sid="))
     );
-    assert_eq!(t.app.log.end_offset(Topic::Activity), before + 1);
+    assert_eq!(t.app.log.records_in(Topic::Activity), before + 1);
     // A second view from the same browser keeps its session.
     let cookie = page.headers[header::SET_COOKIE]
         .to_str()
@@ -57,7 +57,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         )
         .await;
     assert!(again.headers.get(header::SET_COOKIE).is_none());
-    let end = t.app.log.end_offset(Topic::Activity);
+    let end = t.app.log.records_in(Topic::Activity);
 
     // Within seconds: a row in bronze.activity ...
     t.lake_reaches(Topic::Activity, end).await;
@@ -75,8 +75,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         2
     );
     // ... then in gold.product_daily once the pipeline has run ...
-    t.pipeline_reaches("gold_product_daily", end as i64 - 1)
-        .await;
+    t.pipeline_reaches("gold_product_daily", end).await;
     let views = t
         .sql_count(&format!("select cast(sum(views) as bigint) as n from gold.product_daily where product_id = '{}'", catalog.mug))
         .await;
@@ -99,7 +98,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
     let seller = t.get(&format!("/seller/shops/{}", catalog.shop)).await;
     assert!(seller.body.contains("Secret Prototype") && seller.body.contains("draft"));
 
-    let commerce_end = t.app.log.end_offset(Topic::Commerce);
+    let commerce_end = t.app.log.records_in(Topic::Commerce);
     t.lake_reaches(Topic::Commerce, commerce_end).await;
     let slugs: Vec<String> = t
         .app
@@ -126,7 +125,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
     assert_eq!(state.shops.len(), 1);
     assert_eq!(state.site.name, "Test Market");
     assert_eq!(
-        t.app.log.end_offset(Topic::Activity),
+        t.app.log.records_in(Topic::Activity),
         end,
         "no acknowledged event missing from the log"
     );
@@ -138,7 +137,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         )
         .await;
     assert_eq!(view.status, StatusCode::ACCEPTED, "{}", view.body);
-    let end = t.app.log.end_offset(Topic::Activity);
+    let end = t.app.log.records_in(Topic::Activity);
     t.lake_reaches(Topic::Activity, end).await;
     t.lake_reaches(Topic::Commerce, commerce_end).await;
     // Every acknowledged event is in bronze exactly once.
@@ -163,12 +162,67 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         commerce_end as i64
     );
     // And gold counts every view once, old and new.
-    t.pipeline_reaches("gold_product_daily", end as i64 - 1)
-        .await;
+    t.pipeline_reaches("gold_product_daily", end).await;
     assert_eq!(
         t.sql_count("select cast(sum(views) as bigint) as n from gold.product_daily")
             .await,
         3
     );
     t.app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_split_over_partitions_is_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = api::Config::new(dir.path());
+    config.log_partitions = "activity=3".parse().unwrap();
+    let t = TestApp::start_with(config).await;
+    let catalog = t.seed_catalog().await;
+    // Thirty browsers, thirty sessions: their views spread over the three partitions.
+    for _ in 0..30 {
+        assert_eq!(t.get("/products/blue-b-mug-b").await.status, StatusCode::OK);
+    }
+    let end = t.app.log.records_in(Topic::Activity);
+    assert_eq!(end, 30);
+    t.lake_reaches(Topic::Activity, end).await;
+    assert_eq!(
+        t.sql_count("select count(distinct partition) as n from bronze.activity")
+            .await,
+        3
+    );
+    t.pipeline_reaches("gold_product_daily", end).await;
+    let views = format!(
+        "select cast(sum(views) as bigint) as n from gold.product_daily where product_id = '{}'",
+        catalog.mug
+    );
+    assert_eq!(t.sql_count(&views).await, 30);
+    t.app.shutdown().await;
+    drop(t);
+
+    // The partition count is the log's: asking for another is a clear error, and the command
+    // path refuses a commerce topic it cannot order.
+    let mut other = api::Config::new(dir.path());
+    other.log_partitions = "activity=2".parse().unwrap();
+    let refused = api::App::start(other).await.err().expect("refused");
+    assert!(
+        matches!(
+            refused,
+            api::StartError::Log(ingest::Error::PartitionCount {
+                existing: 3,
+                requested: 2,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    let mut split = api::Config::new(fresh.path());
+    split.log_partitions = "commerce=2".parse().unwrap();
+    let refused = api::App::start(split).await.err().expect("refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("commerce topic has 2 partitions"),
+        "{refused}"
+    );
 }

@@ -34,7 +34,7 @@ async fn python_deltalake_reads_the_bronze_tables() {
         )
         .await;
     }
-    let end = t.app.log.end_offset(Topic::Activity);
+    let end = t.app.log.records_in(Topic::Activity);
     t.lake_reaches(Topic::Activity, end).await;
     let rust_count = t
         .sql_count("select count(*) as n from bronze.activity")

@@ -30,7 +30,11 @@ impl Response {
 
 impl TestApp {
     pub async fn start(data_dir: &Path) -> TestApp {
-        let app = api::App::start(api::Config::new(data_dir))
+        Self::start_with(api::Config::new(data_dir)).await
+    }
+
+    pub async fn start_with(config: api::Config) -> TestApp {
+        let app = api::App::start(config)
             .await
             .expect("the marketplace starts");
         let router = portals::site(app.clone());
@@ -72,34 +76,45 @@ impl TestApp {
         self.request(request).await
     }
 
-    /// Waits (bounded) until the lake sink has copied everything before `end` on `topic`.
-    pub async fn lake_reaches(&self, topic: ingest::Topic, end: u64) {
+    /// Waits (bounded) until the lake sink has copied `records` records of `topic`, over all its
+    /// partitions.
+    pub async fn lake_reaches(&self, topic: ingest::Topic, records: u64) {
         let mut progress = self.app.sink.progress();
         tokio::time::timeout(
             Duration::from_secs(30),
-            progress.wait_for(|p| p.get(&topic).is_some_and(|t| t.next >= end)),
+            progress.wait_for(|p| {
+                p.iter()
+                    .filter(|(at, _)| at.topic == topic)
+                    .map(|(_, s)| s.next)
+                    .sum::<u64>()
+                    >= records
+            }),
         )
         .await
         .unwrap_or_else(|_| {
-            panic!("the lake sink did not reach offset {end} of {topic} within 30 s")
+            panic!("the lake sink did not copy {records} records of {topic} within 30 s")
         })
         .expect("the sink is alive");
     }
 
-    /// Waits (bounded) until `pipeline` has processed source offsets up to `offset`.
-    pub async fn pipeline_reaches(&self, pipeline: &str, offset: i64) {
+    /// Waits (bounded) until `pipeline` has processed `records` records of its source: its
+    /// watermarks (last offset per source partition) cover that many.
+    pub async fn pipeline_reaches(&self, pipeline: &str, records: u64) {
         let mut status = self.app.pipelines.status();
         tokio::time::timeout(
             Duration::from_secs(30),
             status.wait_for(|s| {
                 s.get(pipeline)
                     .and_then(|s| s.last.as_ref())
-                    .and_then(|r| r.watermark)
-                    .is_some_and(|w| w >= offset)
+                    .is_some_and(|r| {
+                        r.watermarks.values().map(|w| *w as u64 + 1).sum::<u64>() >= records
+                    })
             }),
         )
         .await
-        .unwrap_or_else(|_| panic!("pipeline {pipeline} did not reach offset {offset} within 30 s"))
+        .unwrap_or_else(|_| {
+            panic!("pipeline {pipeline} did not process {records} records within 30 s")
+        })
         .expect("the runner is alive");
     }
 

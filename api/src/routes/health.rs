@@ -19,10 +19,11 @@ pub(super) struct HealthReport {
 
 #[derive(Serialize, ToSchema)]
 pub(super) struct TopicHealth {
-    /// The next offset the log will assign.
-    log_end: u64,
-    /// The next offset the lake sink will copy.
-    lake_next: u64,
+    partitions: u32,
+    /// Records in the log, over all partitions.
+    log_records: u64,
+    /// Records the lake sink has copied (or dead-lettered), over all partitions.
+    lake_records: u64,
     /// Records in the log not yet in the lake.
     lake_lag_records: u64,
     rows_written: u64,
@@ -33,7 +34,8 @@ pub(super) struct TopicHealth {
 pub(super) struct PipelineHealth {
     target: String,
     runs: u64,
-    watermark: Option<i64>,
+    /// Per source partition, the offset processed up to.
+    watermarks: BTreeMap<i32, i64>,
     last_rows_in: Option<u64>,
     last_duration_ms: Option<u64>,
     last_error: Option<String>,
@@ -43,16 +45,16 @@ pub(super) struct PipelineHealth {
 /// pipeline's last run. 503 when a worker has failed.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
 pub(super) async fn health(State(app): State<AppState>) -> (StatusCode, Json<HealthReport>) {
-    let progress = app.sink.progress().borrow().clone();
     let topics = Topic::ALL
         .into_iter()
         .map(|topic| {
-            let end = app.log.end_offset(topic);
-            let p = progress.get(&topic).cloned().unwrap_or_default();
+            let records = app.log.records_in(topic);
+            let p = app.sink.topic_progress(topic);
             let health = TopicHealth {
-                log_end: end,
-                lake_next: p.next,
-                lake_lag_records: end.saturating_sub(p.next),
+                partitions: app.log.partitions(topic),
+                log_records: records,
+                lake_records: p.next,
+                lake_lag_records: records.saturating_sub(p.next),
                 rows_written: p.rows,
                 dead_letters: p.dead_letters,
             };
@@ -69,7 +71,11 @@ pub(super) async fn health(State(app): State<AppState>) -> (StatusCode, Json<Hea
             let health = PipelineHealth {
                 target: spec.target.to_string(),
                 runs: status.runs,
-                watermark: status.last.as_ref().and_then(|r| r.watermark),
+                watermarks: status
+                    .last
+                    .as_ref()
+                    .map(|r| r.watermarks.clone())
+                    .unwrap_or_default(),
                 last_rows_in: status.last.as_ref().map(|r| r.rows_in),
                 last_duration_ms: status.last.as_ref().map(|r| r.duration_ms),
                 last_error: status.last_error,

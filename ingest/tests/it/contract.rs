@@ -1,16 +1,24 @@
 //! The `EventLog` contract: one suite, run against every backend that can run here.
-//! The embedded log always; Fluvio when `FLUVIO_ENDPOINT` points at a cluster.
+//! The embedded log always; Fluvio when `FLUVIO_ENDPOINT` points at a cluster. Every backend is
+//! opened with `activity` split in four partitions and the other topics in one.
 
 use futures::future::BoxFuture;
-use ingest::{AppendRecord, EmbeddedLog, EventLog, Topic};
+use ingest::{AppendRecord, EmbeddedLog, EventLog, Partitions, Position, Topic, TopicPartition};
 use std::path::Path;
 use std::sync::Arc;
 
 /// Opens a backend for `dir`; opening again for the same dir is a restart, a new dir a new log.
 type Open = fn(&Path) -> BoxFuture<'static, Arc<dyn EventLog>>;
 
+const ACTIVITY_PARTITIONS: u32 = 4;
+
+fn partitions() -> Partitions {
+    Partitions::default().with(Topic::Activity, ACTIVITY_PARTITIONS)
+}
+
 fn embedded(dir: &Path) -> BoxFuture<'static, Arc<dyn EventLog>> {
-    let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(dir).expect("the embedded log opens"));
+    let log: Arc<dyn EventLog> =
+        Arc::new(EmbeddedLog::open_with(dir, &partitions()).expect("the embedded log opens"));
     Box::pin(async move { log })
 }
 
@@ -28,7 +36,7 @@ fn fluvio_cluster(dir: &Path) -> BoxFuture<'static, Arc<dyn EventLog>> {
     );
     Box::pin(async move {
         let log: Arc<dyn EventLog> = Arc::new(
-            ingest::FluvioLog::connect(&endpoint, &prefix)
+            ingest::FluvioLog::connect(&endpoint, &prefix, &partitions())
                 .await
                 .expect("the Fluvio cluster answers"),
         );
@@ -40,6 +48,15 @@ fn record(topic: Topic, key: &str, value: &str) -> AppendRecord {
     AppendRecord::new(topic, key, value.as_bytes().to_vec())
 }
 
+/// The only partition of a one-partition topic.
+fn only(topic: Topic) -> TopicPartition {
+    TopicPartition::new(topic, 0)
+}
+
+fn offsets(positions: &[Position]) -> Vec<u64> {
+    positions.iter().map(|p| p.offset).collect()
+}
+
 async fn append_and_read(open: Open, dir: &Path) {
     let log = open(dir).await;
     let first = log
@@ -49,15 +66,15 @@ async fn append_and_read(open: Open, dir: &Path) {
         ])
         .await
         .unwrap();
-    assert_eq!(first, vec![0, 1]);
-    assert_eq!(
-        log.append(vec![record(Topic::Chat, "a", "3")])
-            .await
-            .unwrap(),
-        vec![2]
-    );
-    assert_eq!(log.end_offset(Topic::Chat), 3);
-    let all = log.read(Topic::Chat, 0, 10).await.unwrap();
+    assert_eq!(offsets(&first), vec![0, 1]);
+    assert!(first.iter().all(|p| p.partition == only(Topic::Chat)));
+    let second = log
+        .append(vec![record(Topic::Chat, "a", "3")])
+        .await
+        .unwrap();
+    assert_eq!(offsets(&second), vec![2]);
+    assert_eq!(log.end_offset(only(Topic::Chat)), 3);
+    let all = log.read(only(Topic::Chat), 0, 10).await.unwrap();
     let values: Vec<_> = all
         .iter()
         .map(|r| (r.offset, r.key.as_str(), r.value.as_slice()))
@@ -70,14 +87,24 @@ async fn append_and_read(open: Open, dir: &Path) {
             (2, "a", &b"3"[..])
         ]
     );
-    assert_eq!(log.read(Topic::Chat, 1, 1).await.unwrap()[0].value, b"2");
+    assert!(all.iter().all(|r| r.partition == only(Topic::Chat)));
+    assert_eq!(
+        log.read(only(Topic::Chat), 1, 1).await.unwrap()[0].value,
+        b"2"
+    );
     assert!(
-        log.read(Topic::Chat, 3, 10).await.unwrap().is_empty(),
+        log.read(only(Topic::Chat), 3, 10).await.unwrap().is_empty(),
         "reading at the end is empty, not an error"
     );
     assert!(
-        log.read(Topic::Chat, 4, 10).await.is_err(),
+        log.read(only(Topic::Chat), 4, 10).await.is_err(),
         "reading past the end is an error"
+    );
+    assert!(
+        log.read(TopicPartition::new(Topic::Chat, 1), 0, 10)
+            .await
+            .is_err(),
+        "reading a partition the topic does not have is an error"
     );
     assert!(log.append(Vec::new()).await.unwrap().is_empty());
 }
@@ -87,8 +114,8 @@ async fn tail_wakes_on_append(open: Open, dir: &Path) {
     let waiter = {
         let log = log.clone();
         tokio::spawn(async move {
-            log.wait_for(Topic::Notifications, 0).await.unwrap();
-            log.read(Topic::Notifications, 0, 10).await.unwrap()
+            log.wait_for(only(Topic::Notifications), 0).await.unwrap();
+            log.read(only(Topic::Notifications), 0, 10).await.unwrap()
         })
     };
     log.append(vec![record(Topic::Notifications, "u", "hello")])
@@ -108,26 +135,27 @@ async fn offsets_and_records_survive_restart(open: Open, dir: &Path) {
         )
         .await
         .unwrap();
-        log.commit_offset("dashboard", Topic::Logs, 7)
+        log.commit_offset("dashboard", only(Topic::Logs), 7)
             .await
             .unwrap();
         assert!(
-            log.commit_offset("dashboard", Topic::Logs, 11)
+            log.commit_offset("dashboard", only(Topic::Logs), 11)
                 .await
                 .is_err(),
             "no committing past the end"
         );
     }
     let log = open(dir).await;
-    assert_eq!(log.end_offset(Topic::Logs), 10);
+    assert_eq!(log.partitions(Topic::Activity), ACTIVITY_PARTITIONS);
+    assert_eq!(log.end_offset(only(Topic::Logs)), 10);
     assert_eq!(
-        log.committed_offset("dashboard", Topic::Logs)
+        log.committed_offset("dashboard", only(Topic::Logs))
             .await
             .unwrap(),
         Some(7)
     );
     assert_eq!(
-        log.committed_offset("someone-else", Topic::Logs)
+        log.committed_offset("someone-else", only(Topic::Logs))
             .await
             .unwrap(),
         None
@@ -136,7 +164,11 @@ async fn offsets_and_records_survive_restart(open: Open, dir: &Path) {
         .append(vec![record(Topic::Logs, "src", "10")])
         .await
         .unwrap();
-    assert_eq!(after, vec![10], "offsets continue after a restart");
+    assert_eq!(
+        offsets(&after),
+        vec![10],
+        "offsets continue after a restart"
+    );
 }
 
 async fn order_per_key_under_concurrency(open: Open, dir: &Path) {
@@ -159,15 +191,29 @@ async fn order_per_key_under_concurrency(open: Open, dir: &Path) {
     for w in writers {
         w.await.unwrap();
     }
-    let records = log.read(Topic::Activity, 0, 10_000).await.unwrap();
-    assert_eq!(records.len(), 16 * 150);
+    // Each key stays in its partition and keeps its order there; the keys spread over partitions.
     let mut next = std::collections::HashMap::new();
-    for r in records {
-        let n: u32 = String::from_utf8(r.value).unwrap().parse().unwrap();
-        let expected = next.entry(r.key.clone()).or_insert(0);
-        assert_eq!(n, *expected, "key {} out of order", r.key);
-        *expected += 1;
+    let mut total = 0;
+    let mut used = 0;
+    for at in log.partitions_of(Topic::Activity) {
+        let records = log.read(at, 0, 10_000).await.unwrap();
+        total += records.len();
+        used += usize::from(!records.is_empty());
+        for r in records {
+            assert_eq!(r.partition, at);
+            assert_eq!(log.partition_for(Topic::Activity, &r.key), at);
+            let n: u32 = String::from_utf8(r.value).unwrap().parse().unwrap();
+            let expected = next.entry(r.key.clone()).or_insert(0);
+            assert_eq!(n, *expected, "key {} out of order", r.key);
+            *expected += 1;
+        }
     }
+    assert_eq!(total, 16 * 150);
+    assert!(
+        used > 1,
+        "16 keys use more than one of {ACTIVITY_PARTITIONS} partitions"
+    );
+    assert_eq!(log.records_in(Topic::Activity), 16 * 150);
 }
 
 async fn back_pressure_bounds_the_queue(open: Open, dir: &Path) {
@@ -182,6 +228,7 @@ async fn back_pressure_bounds_the_queue(open: Open, dir: &Path) {
                 log.append(vec![record(Topic::Logs, "bulk", &value)])
                     .await
                     .unwrap()[0]
+                    .offset
             })
         })
         .collect();

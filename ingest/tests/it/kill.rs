@@ -1,8 +1,8 @@
 //! A child process appends under load and is SIGKILLed at random moments, again and again. After
-//! every restart, every acknowledged record is present exactly once, in order, intact; nothing
-//! partial is readable.
+//! every restart, every acknowledged record is present exactly once, in order per partition,
+//! intact; nothing partial is readable. `activity` has three partitions, `commerce` one.
 
-use ingest::{AppendRecord, EmbeddedLog, EventLog, Topic};
+use ingest::{AppendRecord, EmbeddedLog, EventLog, Partitions, Topic, TopicPartition};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -12,8 +12,12 @@ use std::sync::Arc;
 
 const DIR_VAR: &str = "INGEST_KILL_TEST_DIR";
 const GENERATION_VAR: &str = "INGEST_KILL_TEST_GENERATION";
-const WRITERS: usize = 4;
+const WRITERS: usize = 6;
 const TOPICS: [Topic; 2] = [Topic::Commerce, Topic::Activity];
+
+fn partitions() -> Partitions {
+    Partitions::default().with(Topic::Activity, 3)
+}
 
 /// `g<generation>:w<writer>:<seq>:` then padding to ~300 bytes, like an event.
 fn value(generation: u64, writer: usize, seq: u64) -> Vec<u8> {
@@ -38,7 +42,7 @@ fn parse(value: &[u8]) -> (u64, usize, u64) {
 }
 
 /// The child: appends batches from several writers until it is killed, printing each
-/// acknowledged record as `ACK <topic> <offset> <generation> <writer> <seq>`.
+/// acknowledged record as `ACK <topic-partition> <offset> <generation> <writer> <seq>`.
 #[test]
 #[ignore = "run by `a_killed_writer_loses_nothing_it_acknowledged` as a child process"]
 fn child() {
@@ -50,7 +54,9 @@ fn child() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let log = Arc::new(EmbeddedLog::open(&dir).expect("the log opens after a kill"));
+        let log = Arc::new(
+            EmbeddedLog::open_with(&dir, &partitions()).expect("the log opens after a kill"),
+        );
         for writer in 0..WRITERS {
             let log = log.clone();
             tokio::spawn(async move {
@@ -68,13 +74,14 @@ fn child() {
                         })
                         .collect();
                     let n = batch.len() as u64;
-                    let offsets = log.append(batch).await.expect("append");
+                    let positions = log.append(batch).await.expect("append");
                     let mut out = std::io::stdout().lock();
-                    for (i, offset) in offsets.iter().enumerate() {
+                    for (i, p) in positions.iter().enumerate() {
                         writeln!(
                             out,
-                            "ACK {} {offset} {generation} {writer} {}",
-                            topic.as_str(),
+                            "ACK {} {} {generation} {writer} {}",
+                            p.partition,
+                            p.offset,
                             seq + i as u64
                         )
                         .unwrap();
@@ -93,7 +100,7 @@ fn child() {
 fn a_killed_writer_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = StdRng::seed_from_u64(7);
-    // (topic, offset) → (generation, writer, seq), for every record a child was told is durable.
+    // (partition, offset) → (generation, writer, seq), for every record a child was told is durable.
     let mut acknowledged: BTreeMap<(String, u64), (u64, usize, u64)> = BTreeMap::new();
     let rounds = 32;
     for generation in 0..rounds {
@@ -158,6 +165,15 @@ fn a_killed_writer_loses_nothing_it_acknowledged() {
         acknowledged.len() > rounds as usize,
         "the children acknowledged records"
     );
+    let partitions_written: std::collections::BTreeSet<&str> = acknowledged
+        .keys()
+        .filter(|(p, _)| p.starts_with("activity-"))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert!(
+        partitions_written.len() > 1,
+        "the activity writers' keys spread over partitions: {partitions_written:?}"
+    );
 }
 
 /// Reopens the log and checks it against everything acknowledged so far.
@@ -170,9 +186,12 @@ fn verify(
         .build()
         .unwrap();
     runtime.block_on(async {
-        let log = EmbeddedLog::open(dir).unwrap_or_else(|e| panic!("round {generation}: the log does not open after a kill: {e}"));
-        for topic in TOPICS {
+        let log = EmbeddedLog::open_with(dir, &partitions()).unwrap_or_else(|e| panic!("round {generation}: the log does not open after a kill: {e}"));
+        let all: Vec<TopicPartition> = TOPICS.iter().flat_map(|t| log.partitions_of(*t)).collect();
+        assert_eq!(all.len(), 4);
+        for topic in all {
             let end = log.end_offset(topic);
+            let name = topic.to_string();
             let mut records = Vec::new();
             while (records.len() as u64) < end {
                 let batch = log.read(topic, records.len() as u64, 100_000).await.expect("every durable record reads back");
@@ -189,12 +208,12 @@ fn verify(
                 let expected = next_seq.entry((g, w)).or_insert(0);
                 assert_eq!(seq, *expected, "round {generation}: {topic} offset {i} out of order or repeated");
                 *expected += 1;
-                if let Some(ack) = acknowledged.get(&(topic.as_str().to_string(), r.offset)) {
+                if let Some(ack) = acknowledged.get(&(name.clone(), r.offset)) {
                     assert_eq!(*ack, (g, w, seq), "round {generation}: {topic} offset {i} holds another record");
                 }
             }
-            let acked_here = acknowledged.keys().filter(|(t, _)| t == topic.as_str()).count();
-            let missing = acknowledged.keys().filter(|(t, o)| t == topic.as_str() && *o >= end).count();
+            let acked_here = acknowledged.keys().filter(|(t, _)| *t == name).count();
+            let missing = acknowledged.keys().filter(|(t, o)| *t == name && *o >= end).count();
             assert_eq!(missing, 0, "round {generation}: {missing} of {acked_here} acknowledged {topic} records are gone");
         }
     });

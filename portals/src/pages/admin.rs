@@ -111,7 +111,7 @@ pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
             if name == "lake_sink" && detail.is_empty() {
                 let behind: u64 = progress
                     .iter()
-                    .map(|(topic, p)| app.log.end_offset(*topic).saturating_sub(p.next))
+                    .map(|(at, p)| app.log.end_offset(*at).saturating_sub(p.next))
                     .sum();
                 let rows: u64 = progress.values().map(|p| p.rows).sum();
                 detail =
@@ -123,9 +123,9 @@ pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
                     .map(|(pipeline, s)| match (&s.last_error, &s.last) {
                         (Some(e), _) => format!("{pipeline}: failing ({e})"),
                         (None, Some(r)) => format!(
-                            "{pipeline}: {} runs, watermark {}",
+                            "{pipeline}: {} runs, read up to {}",
                             s.runs,
-                            r.watermark.map_or("—".into(), |w| w.to_string())
+                            watermarks(&r.watermarks)
                         ),
                         (None, None) => format!("{pipeline}: not run yet"),
                     })
@@ -146,5 +146,18 @@ pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
         rows,
         workers,
         error,
+    }
+}
+
+/// `offset 41` for one source partition, `partition 0 @ 41 · partition 1 @ 17` for several.
+fn watermarks(watermarks: &std::collections::BTreeMap<i32, i64>) -> String {
+    match watermarks.len() {
+        0 => "—".into(),
+        1 => watermarks.values().map(|o| format!("offset {o}")).collect(),
+        _ => watermarks
+            .iter()
+            .map(|(p, o)| format!("partition {p} @ {o}"))
+            .collect::<Vec<_>>()
+            .join(" · "),
     }
 }
