@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod lake;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -69,7 +70,14 @@ enum Cmd {
         query: String,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Read every table as it was at a version number or an RFC 3339 time
+        /// (e.g. `2026-11-27T09:00:00Z`). Tables that did not exist then are left out.
+        #[arg(long)]
+        as_of: Option<lakehouse::AsOf>,
     },
+    /// Look after the lakehouse's tables: history, optimize, vacuum, checkpoint, restore.
+    #[command(subcommand)]
+    Lake(lake::LakeCmd),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -129,14 +137,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.shutdown().await;
             Ok(())
         }
+        Cmd::Lake(command) => {
+            init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
+            let lake = lakehouse::Lake::open(&config.lake_location())?;
+            lake::run(command, &lake).await
+        }
         Cmd::Bench(bench) => {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
             bench::run(bench, &cli.data_dir).await
         }
-        Cmd::Sql { query, format } => {
+        Cmd::Sql {
+            query,
+            format,
+            as_of,
+        } => {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
             let lake = lakehouse::Lake::open(&config.lake_location())?;
-            let ctx = lake.session().await?;
+            let ctx = match as_of {
+                None => lake.session().await?,
+                Some(as_of) => {
+                    let (ctx, tables) = lake.session_as_of(as_of).await?;
+                    let listed: Vec<String> =
+                        tables.iter().map(|(t, v)| format!("{t}@{v}")).collect();
+                    eprintln!("as of {as_of}: {}", listed.join(", "));
+                    ctx
+                }
+            };
             let batches = lakehouse::query(&ctx, &query).await?;
             let format = match format {
                 Format::Table => lakehouse::OutputFormat::Table,

@@ -37,6 +37,7 @@ pub struct App {
     pub lake: Lake,
     pub sink: Arc<LakeSink>,
     pub pipelines: Arc<Runner>,
+    pub upkeep: tokio::sync::watch::Sender<crate::upkeep::UpkeepStatus>,
     pub health: Health,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -80,6 +81,7 @@ impl App {
             lake,
             sink,
             pipelines,
+            upkeep: tokio::sync::watch::Sender::new(Default::default()),
             health: Health::default(),
             cancel,
             tasks: Mutex::new(Vec::new()),
@@ -147,6 +149,18 @@ impl AppState {
         self.track(tokio::spawn(async move {
             app.pipelines.clone().run(app.cancel.clone()).await;
             app.health.set("pipelines", WorkerState::Stopped);
+        }));
+        let app = self.clone();
+        self.health.set("lake_upkeep", WorkerState::Running);
+        self.track(tokio::spawn(async move {
+            crate::upkeep::run(
+                app.lake.clone(),
+                app.config.upkeep_every,
+                app.upkeep.clone(),
+                app.cancel.clone(),
+            )
+            .await;
+            app.health.set("lake_upkeep", WorkerState::Stopped);
         }));
     }
 

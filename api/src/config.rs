@@ -18,6 +18,8 @@ pub struct Config {
     pub log_partitions: ingest::Partitions,
     /// Start the lake sink and the pipeline runner (off in tools that only write to the log).
     pub background_workers: bool,
+    /// How often `serve` compacts and vacuums the lake's tables.
+    pub upkeep_every: std::time::Duration,
     /// Mark cookies `Secure` (on behind HTTPS).
     pub secure_cookies: bool,
 }
@@ -31,6 +33,7 @@ impl Config {
             log: None,
             log_partitions: ingest::Partitions::default(),
             background_workers: true,
+            upkeep_every: std::time::Duration::from_secs(600),
             secure_cookies: false,
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! - [`App::start`] opens the log and the lake, rebuilds the state by replaying the log, and starts
 //!   the background workers: the single-writer [`command`] path, the lake sink and the pipeline
-//!   runner. [`AppState`] is the cheap handle every handler gets.
+//!   runner and lake [`upkeep`]. [`AppState`] is the cheap handle every handler gets.
 //! - Writes go through [`AppState::execute`]: `domain::decide` → one durable log append per
 //!   batch → `State::apply`. Reads are answered from the in-memory state.
 //! - [`router`] builds the `/api` routes, `/health`, `/api/openapi.json` and the interactive
@@ -23,6 +23,7 @@ mod error;
 mod health;
 mod request;
 pub mod routes;
+pub mod upkeep;
 mod views;
 
 pub use analytics::ProductDailyRow;

@@ -3,7 +3,7 @@ use crate::udf;
 use crate::{Error, Result};
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use deltalake::datafusion::catalog::MemorySchemaProvider;
 use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::kernel::StructType;
@@ -169,6 +169,18 @@ impl Lake {
     /// A DataFusion session with every table of the lake registered under `bronze`, `silver` and
     /// `gold`, at its latest version, plus the lake's SQL functions.
     pub async fn session(&self) -> Result<SessionContext> {
+        let ctx = self.empty_session();
+        for name in self.tables()? {
+            if let Some(table) = self.open_table(&name).await? {
+                self.register(&ctx, &name, table).await?;
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// A session with the schemas `bronze`, `silver` and `gold` and the lake's SQL functions, but
+    /// no tables yet.
+    pub(crate) fn empty_session(&self) -> SessionContext {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("datafusion", "public");
@@ -177,31 +189,31 @@ impl Lake {
         let catalog = ctx
             .catalog("datafusion")
             .expect("the default catalog always exists");
-        let schemas: Vec<Arc<MemorySchemaProvider>> = Layer::ALL
-            .iter()
-            .map(|layer| {
-                let schema = Arc::new(MemorySchemaProvider::new());
-                catalog
-                    .register_schema(layer.as_str(), schema.clone())
-                    .expect("registering a schema in a memory catalog cannot fail");
-                schema
-            })
-            .collect();
-        for name in self.tables()? {
-            let Some(table) = self.open_table(&name).await? else {
-                continue;
-            };
-            table
-                .update_datafusion_session(&ctx.state())
-                .map_err(|e| Error::delta(&name, e))?;
-            let provider = table.table_provider().await?;
-            let layer = Layer::ALL
-                .iter()
-                .position(|l| *l == name.layer())
-                .expect("every layer is listed");
-            schemas[layer].register_table(name.name().to_string(), provider)?;
+        for layer in Layer::ALL {
+            catalog
+                .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))
+                .expect("registering a schema in a memory catalog cannot fail");
         }
-        Ok(ctx)
+        ctx
+    }
+
+    /// Registers `table` (at whatever version it is loaded) as `<layer>.<name>` in `ctx`.
+    pub(crate) async fn register(
+        &self,
+        ctx: &SessionContext,
+        name: &TableName,
+        table: DeltaTable,
+    ) -> Result<()> {
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| Error::delta(name, e))?;
+        let provider = table.table_provider().await?;
+        let schema = ctx
+            .catalog("datafusion")
+            .and_then(|c| c.schema(name.layer().as_str()))
+            .expect("empty_session registers every layer");
+        schema.register_table(name.name().to_string(), provider)?;
+        Ok(())
     }
 
     /// The local directory of a table, when the lake is on the local disk.

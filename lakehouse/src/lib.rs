@@ -7,6 +7,8 @@
 //! - [`Lake::session`] opens every table and registers it in one DataFusion `SessionContext` under
 //!   the schemas `bronze`, `silver` and `gold`, with the lake's SQL helpers (`json_get_str`).
 //! - [`query`] runs read-only SQL; [`format_batches`] prints results as a table, CSV or JSON.
+//! - Maintenance ([`Lake::optimize`], [`Lake::vacuum`], [`Lake::checkpoint`], [`Lake::restore`],
+//!   [`Lake::history`]) and time travel ([`Lake::session_as_of`]) live in `maintenance.rs`.
 //!
 //! ```text
 //! let lake = Lake::open("data/lake")?;
@@ -20,12 +22,14 @@
 mod error;
 mod format;
 mod lake;
+mod maintenance;
 mod table_name;
 mod udf;
 
 pub use error::{Error, Result};
 pub use format::{OutputFormat, format_batches};
 pub use lake::{Lake, plan, query};
+pub use maintenance::{AsOf, OptimizeReport, RestoreReport, VacuumReport};
 pub use table_name::{Layer, TableName};
 
 /// Delta Lake, with the DataFusion and Arrow versions it was built with: use these re-exports so the

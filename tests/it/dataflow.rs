@@ -226,3 +226,50 @@ async fn activity_split_over_partitions_is_counted_once() {
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upkeep_compacts_the_sinks_small_commits_and_keeps_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = api::Config::new(dir.path());
+    config.upkeep_every = std::time::Duration::from_millis(200);
+    let t = TestApp::start_with(config).await;
+    t.seed_catalog().await;
+    // One view, one commit: many small files.
+    for n in 1..=12 {
+        assert_eq!(t.get("/products/blue-b-mug-b").await.status, StatusCode::OK);
+        t.lake_reaches(Topic::Activity, n).await;
+    }
+    // Two full rounds after the last commit: the second starts after it for sure.
+    let mut upkeep = t.app.upkeep.subscribe();
+    let after = upkeep.borrow().rounds + 2;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        upkeep.wait_for(|s| s.rounds >= after),
+    )
+    .await
+    .expect("upkeep runs")
+    .unwrap();
+    assert!(
+        upkeep.borrow().files_compacted > 0,
+        "{:?}",
+        *upkeep.borrow()
+    );
+    let bronze = t
+        .app
+        .lake
+        .require_table(&ingest::bronze_table(Topic::Activity))
+        .await
+        .unwrap();
+    let files = bronze.snapshot().unwrap().log_data().num_files();
+    assert!(files <= 2, "{files} files after compaction");
+    assert_eq!(
+        t.sql_count("select count(distinct offset) as n from bronze.activity")
+            .await,
+        12
+    );
+    assert_eq!(
+        t.sql_count("select count(*) as n from bronze.activity")
+            .await,
+        12
+    );
+}
