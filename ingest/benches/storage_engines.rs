@@ -28,7 +28,7 @@ struct Redb {
     next: AtomicU64,
 }
 
-const REDB_TABLE: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("activity-0");
+const REDB_TABLE: redb::TableDefinition<'_, u64, &[u8]> = redb::TableDefinition::new("activity-0");
 
 impl Engine for Redb {
     fn name(&self) -> &'static str {

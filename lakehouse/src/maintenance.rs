@@ -107,10 +107,21 @@ impl Lake {
             .try_collect()
             .await
             .map_err(|e| Error::delta(table, e))?;
+        // Parameters as JSON, with long values (a CREATE's whole schema) cut to a readable length.
         let json = |v: &Option<std::collections::HashMap<String, serde_json::Value>>| {
             v.as_ref().map(|m| {
-                serde_json::to_string(&m.iter().collect::<std::collections::BTreeMap<_, _>>())
-                    .unwrap_or_default()
+                let short: std::collections::BTreeMap<_, _> = m
+                    .iter()
+                    .map(|(k, v)| {
+                        let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        let text = match text.char_indices().nth(60) {
+                            Some((cut, _)) => format!("{}…", &text[..cut]),
+                            None => text,
+                        };
+                        (k, text)
+                    })
+                    .collect();
+                serde_json::to_string(&short).unwrap_or_default()
             })
         };
         let schema = Arc::new(Schema::new(vec![

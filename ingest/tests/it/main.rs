@@ -1,4 +1,6 @@
-//! Integration tests of the log: what survives a process that is killed at random moments.
+//! Integration tests of the log and the lake sink: the contract every log backend keeps, and what
+//! survives a process that is killed at random moments.
 
 mod contract;
 mod kill;
+mod sink_kill;
