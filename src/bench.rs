@@ -306,7 +306,10 @@ async fn appends(
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    let bytes = std::fs::metadata(dir.join("activity.log"))?.len() as f64;
+    let file = dir.join(format!("{}.log", TopicPartition::new(Topic::Activity, 0)));
+    let bytes = std::fs::metadata(&file)
+        .with_context(|| format!("the log file {}", file.display()))?
+        .len() as f64;
     Ok(AppendRun {
         events_per_s: events as f64 / elapsed,
         mb_per_s: bytes / 1e6 / elapsed,
@@ -321,4 +324,19 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
         return 0.0;
     }
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_measure_events_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = appends(&dir.path().join("log"), 2, 10, Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert!(run.events_per_s > 0.0 && run.mb_per_s > 0.0);
+        assert!(run.p50 <= run.p99 && run.p99 <= run.p999);
+    }
 }
