@@ -29,5 +29,5 @@ pub use log::{
     AppendRecord, EmbeddedLog, EventLog, MAX_PARTITIONS, Partitions, Position, Record,
     TopicPartition, partition_for_key,
 };
-pub use sink::{LakeSink, SinkProgress, bronze_schema, bronze_table};
+pub use sink::{Batching, COMMIT_BUCKETS_MS, LakeSink, SinkProgress, bronze_schema, bronze_table};
 pub use topic::Topic;

@@ -42,13 +42,65 @@ pub struct SinkProgress {
     pub dead_letters: u64,
     /// Wall time of the last commit.
     pub last_commit_ms: u64,
+    /// Commits by this process, and their total wall time.
+    pub commits: u64,
+    pub commit_ms_total: u64,
+    /// Commits per latency bucket: at most 10, 50, 100, 250, 500, 1000, 2500 ms, and above.
+    pub commit_ms_buckets: [u64; COMMIT_BUCKETS_MS.len() + 1],
+    /// When the lake last held everything the log had for this partition, or when the sink
+    /// started on it if it has been behind since.
+    pub caught_up_at: Option<DateTime<Utc>>,
+}
+
+/// Upper bounds of the commit-latency buckets, in milliseconds.
+pub const COMMIT_BUCKETS_MS: [u64; 7] = [10, 50, 100, 250, 500, 1000, 2500];
+
+impl SinkProgress {
+    /// How long the lake has been behind the log: zero when it holds everything before `end`.
+    pub fn lag_seconds(&self, end: u64, now: DateTime<Utc>) -> f64 {
+        if self.next >= end {
+            return 0.0;
+        }
+        self.caught_up_at
+            .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+    }
+
+    fn record_commit(&mut self, ms: u64) {
+        self.commits += 1;
+        self.commit_ms_total += ms;
+        self.last_commit_ms = ms;
+        let bucket = COMMIT_BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(COMMIT_BUCKETS_MS.len());
+        self.commit_ms_buckets[bucket] += 1;
+    }
+}
+
+/// When the sink closes a batch: at `max_records` records, `max_bytes` bytes, or `linger` after
+/// the first record arrived, whichever comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batching {
+    pub max_records: usize,
+    pub max_bytes: usize,
+    pub linger: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            max_records: 10_000,
+            max_bytes: 16 << 20,
+            linger: Duration::from_millis(200),
+        }
+    }
 }
 
 /// Copies topics from a log into bronze tables.
 pub struct LakeSink {
     log: Arc<dyn EventLog>,
     lake: Lake,
-    batch_max: usize,
+    batching: Batching,
     progress: watch::Sender<BTreeMap<TopicPartition, SinkProgress>>,
 }
 
@@ -120,15 +172,28 @@ impl LakeSink {
         LakeSink {
             log,
             lake,
-            batch_max: 10_000,
+            batching: Batching::default(),
             progress: watch::Sender::new(BTreeMap::new()),
         }
     }
 
-    /// The most records one commit takes (default 10,000).
-    pub fn with_batch_max(mut self, batch_max: usize) -> Self {
-        self.batch_max = batch_max.max(1);
+    /// When batches close (default: 10,000 records, 16 MiB or 200 ms).
+    pub fn with_batching(mut self, batching: Batching) -> Self {
+        self.batching = Batching {
+            max_records: batching.max_records.max(1),
+            max_bytes: batching.max_bytes.max(1),
+            linger: batching.linger,
+        };
         self
+    }
+
+    /// The most records one commit takes.
+    pub fn with_batch_max(self, max_records: usize) -> Self {
+        let batching = Batching {
+            max_records,
+            ..self.batching
+        };
+        self.with_batching(batching)
     }
 
     /// Progress per partition, updated after every commit.
@@ -189,6 +254,14 @@ impl LakeSink {
                 _ = cancel.cancelled() => return Ok(()),
                 waited = self.log.wait_for(at, current.next) => waited?,
             }
+            // Linger: let the batch fill up to its size, for at most `linger`.
+            let full = current.next + self.batching.max_records as u64;
+            let mut end = self.log.subscribe(at);
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = end.wait_for(|e| *e >= full) => {}
+                _ = tokio::time::sleep(self.batching.linger) => {}
+            }
             match self.step(at, current).await {
                 Ok(_) => backoff = FIRST_RETRY,
                 Err(e) => {
@@ -219,11 +292,21 @@ impl LakeSink {
             .borrow()
             .iter()
             .filter(|(at, _)| at.topic == topic)
-            .fold(SinkProgress::default(), |sum, (_, p)| SinkProgress {
-                next: sum.next + p.next,
-                rows: sum.rows + p.rows,
-                dead_letters: sum.dead_letters + p.dead_letters,
-                last_commit_ms: sum.last_commit_ms.max(p.last_commit_ms),
+            .fold(SinkProgress::default(), |mut sum, (_, p)| {
+                sum.next += p.next;
+                sum.rows += p.rows;
+                sum.dead_letters += p.dead_letters;
+                sum.last_commit_ms = sum.last_commit_ms.max(p.last_commit_ms);
+                sum.commits += p.commits;
+                sum.commit_ms_total += p.commit_ms_total;
+                for (total, n) in sum.commit_ms_buckets.iter_mut().zip(p.commit_ms_buckets) {
+                    *total += n;
+                }
+                sum.caught_up_at = match (sum.caught_up_at, p.caught_up_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                sum
             })
     }
 
@@ -243,7 +326,10 @@ impl LakeSink {
         let stored = self.lake.transaction_version(&table, &app_id(at)).await?;
         let next = stored.map_or(0, |v| v as u64 + 1);
         self.progress.send_modify(|p| {
-            p.entry(at).or_default().next = next;
+            let progress = p.entry(at).or_default();
+            progress.next = next;
+            // Behind from the start: the lag counts from now, the first moment we know of.
+            progress.caught_up_at.get_or_insert_with(Utc::now);
         });
         tracing::info!(partition = %at, resume_at = next, "lake sink resuming");
         Ok(PartitionState { table, next })
@@ -253,7 +339,18 @@ impl LakeSink {
     async fn step(&self, at: TopicPartition, state: &mut PartitionState) -> Result<usize> {
         let topic = at.topic;
         let started = Instant::now();
-        let records = self.log.read(at, state.next, self.batch_max).await?;
+        let mut records = self
+            .log
+            .read(at, state.next, self.batching.max_records)
+            .await?;
+        // Close the batch at `max_bytes`, keeping at least one record.
+        let mut bytes = 0;
+        if let Some(cut) = records.iter().position(|r| {
+            bytes += r.value.len();
+            bytes > self.batching.max_bytes
+        }) {
+            records.truncate(cut.max(1));
+        }
         let Some(last) = records.last().map(|r| r.offset) else {
             return Ok(0);
         };
@@ -300,13 +397,17 @@ impl LakeSink {
             }
         }
         state.next = last + 1;
+        let caught_up = state.next >= self.log.end_offset(at);
         let elapsed = started.elapsed().as_millis() as u64;
         self.progress.send_modify(|p| {
             let progress = p.entry(at).or_default();
             progress.next = state.next;
             progress.rows += written as u64;
             progress.dead_letters += dead_count as u64;
-            progress.last_commit_ms = elapsed;
+            progress.record_commit(elapsed);
+            if caught_up {
+                progress.caught_up_at = Some(Utc::now());
+            }
         });
         tracing::debug!(partition = %at, rows = written, dead_letters = dead_count, next = state.next, duration_ms = elapsed, "lake sink commit");
         Ok(records.len())
@@ -646,5 +747,46 @@ mod tests {
         let progress = again.catch_up(Topic::Activity).await.unwrap();
         assert_eq!((progress.next, progress.rows), (60, 0));
         assert_eq!(count(&lake, copied).await, 60);
+    }
+
+    #[tokio::test]
+    async fn batches_close_at_their_record_or_byte_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(dir.path().join("log")).unwrap());
+        let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+        let records: Vec<_> = (0..25)
+            .map(|n| AppendRecord::new(Topic::Activity, "k", event_bytes(n)))
+            .collect();
+        let size = records[0].value.len();
+        log.append(records).await.unwrap();
+        let by_count = Batching {
+            max_records: 10,
+            ..Batching::default()
+        };
+        let sink = LakeSink::new(log.clone(), lake.clone()).with_batching(by_count);
+        let progress = sink.catch_up(Topic::Activity).await.unwrap();
+        assert_eq!((progress.rows, progress.commits), (25, 3), "10 + 10 + 5");
+        assert_eq!(progress.commit_ms_buckets.iter().sum::<u64>(), 3);
+
+        // Bytes: room for two records and a half, so two per batch.
+        log.append(
+            (25..30)
+                .map(|n| AppendRecord::new(Topic::Activity, "k", event_bytes(n)))
+                .collect(),
+        )
+        .await
+        .unwrap();
+        let by_bytes = Batching {
+            max_bytes: size * 5 / 2,
+            ..Batching::default()
+        };
+        let sink = LakeSink::new(log.clone(), lake.clone()).with_batching(by_bytes);
+        let progress = sink.catch_up(Topic::Activity).await.unwrap();
+        assert_eq!((progress.rows, progress.commits), (5, 3), "2 + 2 + 1");
+        assert_eq!(progress.lag_seconds(30, Utc::now()), 0.0, "caught up");
+        assert_eq!(
+            count(&lake, "select count(*) as n from bronze.activity").await,
+            30
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::support::TestApp;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode, header};
 use ingest::Topic;
 
 #[tokio::test]
@@ -137,6 +137,7 @@ async fn the_openapi_document_matches_the_router() {
         ("get", "/api/products/{slug}"),
         ("post", "/api/activity"),
         ("get", "/health"),
+        ("get", "/metrics"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -180,5 +181,41 @@ async fn the_openapi_document_matches_the_router() {
     let health = t.get("/health").await.json();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["workers"]["lake_sink"]["state"], "running");
+    assert_eq!(health["topics"]["activity"]["partitions"], 1);
+
+    // The sink's figures, in Prometheus text, once the seeded activity is in the lake.
+    let end = t.app.log.records_in(Topic::Commerce);
+    t.lake_reaches(Topic::Commerce, end).await;
+    let metrics = t.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.body;
+    let commerce = r#"{topic="commerce",partition="0"}"#;
+    assert!(
+        text.contains(&format!("marketplace_sink_rows_total{commerce} {end}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("marketplace_sink_lag_records{commerce} 0")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("marketplace_sink_lag_seconds{commerce} 0")),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"marketplace_sink_commit_seconds_bucket{topic="commerce",partition="0",le="+Inf"}"#
+    ));
+    assert!(text.contains(r#"marketplace_worker_up{worker="lake_sink"} 1"#));
+    assert_eq!(
+        text.matches("# TYPE marketplace_sink_commit_seconds histogram")
+            .count(),
+        1
+    );
     t.app.shutdown().await;
 }

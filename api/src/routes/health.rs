@@ -26,6 +26,8 @@ pub(super) struct TopicHealth {
     lake_records: u64,
     /// Records in the log not yet in the lake.
     lake_lag_records: u64,
+    /// How long the lake has been behind the log (0 when caught up).
+    lake_lag_seconds: f64,
     rows_written: u64,
     dead_letters: u64,
 }
@@ -45,6 +47,7 @@ pub(super) struct PipelineHealth {
 /// pipeline's last run. 503 when a worker has failed.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
 pub(super) async fn health(State(app): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+    let progress = app.sink.progress().borrow().clone();
     let topics = Topic::ALL
         .into_iter()
         .map(|topic| {
@@ -55,6 +58,17 @@ pub(super) async fn health(State(app): State<AppState>) -> (StatusCode, Json<Hea
                 log_records: records,
                 lake_records: p.next,
                 lake_lag_records: records.saturating_sub(p.next),
+                lake_lag_seconds: app
+                    .log
+                    .partitions_of(topic)
+                    .into_iter()
+                    .map(|at| {
+                        let end = app.log.end_offset(at);
+                        progress
+                            .get(&at)
+                            .map_or(0.0, |p| p.lag_seconds(end, chrono::Utc::now()))
+                    })
+                    .fold(0.0, f64::max),
                 rows_written: p.rows,
                 dead_letters: p.dead_letters,
             };

@@ -4,6 +4,7 @@
 
 mod activity;
 mod health;
+mod metrics;
 mod products;
 mod site;
 
@@ -34,6 +35,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(products::get_product))
         .routes(routes!(activity::record_activity))
         .routes(routes!(health::health))
+        .routes(routes!(metrics::metrics))
 }
 
 /// The OpenAPI document of every route [`router`] serves.
