@@ -1,108 +1,65 @@
-//! `marketplace bench …`: performance figures, measured against the machine's own ceilings in the
-//! same run. Performance claims live here, never in timed unit tests.
+//! `bench log` and `bench log-tail`: the embedded log against the disk's own ceilings.
 
+use super::{Figure, figure, percentile, print};
 use anyhow::Context as _;
 use ingest::{AppendRecord, EmbeddedLog, EventLog, Topic, TopicPartition};
-use serde_json::json;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[derive(clap::Subcommand, Clone, Debug)]
-pub enum Bench {
-    /// Durable appends to the embedded log with 1, 16 and 256 writers and batches of 1, 100 and
-    /// 1000 ~300-byte events, beside the disk's raw durable write bandwidth and fsync latency.
-    Log {
-        /// Print one JSON object (DESIGN.md §10) instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Seconds to spend on each combination.
-        #[arg(long, default_value_t = 2.0)]
-        seconds: f64,
-    },
-    /// Writes `--events` ~300-byte events, then reads them all back the way the lake sink tails a
-    /// topic, watching the process's resident memory.
-    LogTail {
-        #[arg(long)]
-        json: bool,
-        #[arg(long, default_value_t = 10_000_000)]
-        events: u64,
-    },
-}
-
 const EVENT_BYTES: usize = 300;
 
-struct Figure {
-    name: String,
-    value: f64,
-    unit: &'static str,
-    /// The reference measured in the same run, when the figure is judged against one.
-    ceiling: Option<f64>,
-}
-
-fn figure(name: impl Into<String>, value: f64, unit: &'static str, ceiling: Option<f64>) -> Figure {
-    Figure {
-        name: name.into(),
-        value,
-        unit,
-        ceiling,
-    }
-}
-
-pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
-    match bench {
-        Bench::Log { json, seconds } => {
-            std::fs::create_dir_all(data_dir)?;
-            let scratch =
-                tempfile::tempdir_in(data_dir).context("a scratch directory on the data disk")?;
-            let budget = Duration::from_secs_f64(seconds);
-            let show = |line: String| {
-                if !json {
-                    eprintln!("{line}");
-                }
-            };
-            show(format!("measuring the disk under {} …", data_dir.display()));
-            let (bandwidth, fsync_p50, fsync_p99) = raw_disk(scratch.path(), budget)?;
-            let mut figures = vec![
-                figure("raw durable sequential write", bandwidth, "MB/s", None),
-                figure("raw fsync p50", fsync_p50, "ms", None),
-                figure("raw fsync p99", fsync_p99, "ms", None),
-            ];
-            for writers in [1usize, 16, 256] {
-                for batch in [1usize, 100, 1000] {
-                    show(format!("append batch={batch} writers={writers} …"));
-                    let dir = scratch.path().join(format!("log-{writers}-{batch}"));
-                    let run = appends(&dir, writers, batch, budget).await?;
-                    let name = format!("batch={batch} writers={writers}");
-                    figures.extend([
-                        figure(format!("append {name}"), run.events_per_s, "events/s", None),
-                        figure(
-                            format!("append {name} bandwidth"),
-                            run.mb_per_s,
-                            "MB/s",
-                            Some(bandwidth),
-                        ),
-                        figure(format!("append {name} p50"), run.p50, "ms", None),
-                        figure(format!("append {name} p99"), run.p99, "ms", Some(fsync_p99)),
-                        figure(format!("append {name} p999"), run.p999, "ms", None),
-                    ]);
-                    std::fs::remove_dir_all(&dir).ok();
-                }
-            }
-            print(&figures, "log", json);
-            Ok(())
+/// Durable appends with 1, 16 and 256 writers and batches of 1, 100 and 1000.
+pub async fn appends_bench(data_dir: &Path, json: bool, seconds: f64) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    let scratch = tempfile::tempdir_in(data_dir).context("a scratch directory on the data disk")?;
+    let budget = Duration::from_secs_f64(seconds);
+    let show = |line: String| {
+        if !json {
+            eprintln!("{line}");
         }
-        Bench::LogTail { json, events } => {
-            std::fs::create_dir_all(data_dir)?;
-            let scratch =
-                tempfile::tempdir_in(data_dir).context("a scratch directory on the data disk")?;
-            let figures = tail(scratch.path(), events, json).await?;
-            print(&figures, "log-tail", json);
-            Ok(())
+    };
+    show(format!("measuring the disk under {} …", data_dir.display()));
+    let (bandwidth, fsync_p50, fsync_p99) = raw_disk(scratch.path(), budget)?;
+    let mut figures = vec![
+        figure("raw durable sequential write", bandwidth, "MB/s", None),
+        figure("raw fsync p50", fsync_p50, "ms", None),
+        figure("raw fsync p99", fsync_p99, "ms", None),
+    ];
+    for writers in [1usize, 16, 256] {
+        for batch in [1usize, 100, 1000] {
+            show(format!("append batch={batch} writers={writers} …"));
+            let dir = scratch.path().join(format!("log-{writers}-{batch}"));
+            let run = appends(&dir, writers, batch, budget).await?;
+            let name = format!("batch={batch} writers={writers}");
+            figures.extend([
+                figure(format!("append {name}"), run.events_per_s, "events/s", None),
+                figure(
+                    format!("append {name} bandwidth"),
+                    run.mb_per_s,
+                    "MB/s",
+                    Some(bandwidth),
+                ),
+                figure(format!("append {name} p50"), run.p50, "ms", None),
+                figure(format!("append {name} p99"), run.p99, "ms", Some(fsync_p99)),
+                figure(format!("append {name} p999"), run.p999, "ms", None),
+            ]);
+            std::fs::remove_dir_all(&dir).ok();
         }
     }
+    print(&figures, "log", json);
+    Ok(())
+}
+
+/// Writes `events` events, then tails them the way the lake sink does.
+pub async fn tail_bench(data_dir: &Path, json: bool, events: u64) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    let scratch = tempfile::tempdir_in(data_dir).context("a scratch directory on the data disk")?;
+    let figures = tail(scratch.path(), events, json).await?;
+    print(&figures, "log-tail", json);
+    Ok(())
 }
 
 /// Resident memory of this process in MB, from /proc (Linux).
@@ -172,50 +129,6 @@ async fn tail(dir: &Path, events: u64, quiet: bool) -> anyhow::Result<Vec<Figure
         figure("resident memory before tailing", rss_before, "MB", None),
         figure("resident memory peak while tailing", rss_peak, "MB", None),
     ])
-}
-
-fn print(figures: &[Figure], bench: &str, json: bool) {
-    if json {
-        let results: Vec<_> = figures
-            .iter()
-            .map(|f| {
-                let mut r = json!({"name": f.name, "value": round(f.value), "unit": f.unit});
-                if let Some(ceiling) = f.ceiling {
-                    r["ceiling"] = json!(round(ceiling));
-                    r["ratio"] = json!(round(f.value / ceiling));
-                }
-                r
-            })
-            .collect();
-        let machine = json!({
-            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "os": std::env::consts::OS,
-            "arch": std::env::consts::ARCH,
-        });
-        println!(
-            "{}",
-            json!({"bench": bench, "machine": machine, "results": results})
-        );
-    } else {
-        println!(
-            "{:<44} {:>14} {:<9} {:>12} {:>7}",
-            "figure", "value", "unit", "ceiling", "ratio"
-        );
-        for f in figures {
-            let (ceiling, ratio) = match f.ceiling {
-                Some(c) => (format!("{c:.1}"), format!("{:.2}", f.value / c)),
-                None => (String::new(), String::new()),
-            };
-            println!(
-                "{:<44} {:>14.1} {:<9} {:>12} {:>7}",
-                f.name, f.value, f.unit, ceiling, ratio
-            );
-        }
-    }
-}
-
-fn round(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 /// The disk's own ceilings: sequential 4 MiB writes each made durable with `fdatasync`, and the
@@ -317,13 +230,6 @@ async fn appends(
         p99: percentile(&latencies, 0.99),
         p999: percentile(&latencies, 0.999),
     })
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 #[cfg(test)]

@@ -1,0 +1,121 @@
+//! `marketplace bench …`: performance figures, measured against the machine's own ceilings in the
+//! same run. Performance claims live here, never in timed unit tests.
+
+mod log;
+mod sink;
+
+use serde_json::json;
+use std::path::Path;
+
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Bench {
+    /// Durable appends to the embedded log with 1, 16 and 256 writers and batches of 1, 100 and
+    /// 1000 ~300-byte events, beside the disk's raw durable write bandwidth and fsync latency.
+    Log {
+        /// Print one JSON object (DESIGN.md §10) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to spend on each combination.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
+    /// Writes `--events` ~300-byte events, then reads them all back the way the lake sink tails a
+    /// topic, watching the process's resident memory.
+    LogTail {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+    },
+    /// Puts `--events` activity events in the log, then times the lake sink copying them to
+    /// bronze, beside writing the same rows as ready-made Arrow batches straight to a Delta table.
+    Sink {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Partitions of the activity topic (the sink copies partitions in parallel).
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+    },
+}
+
+struct Figure {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    /// The reference measured in the same run, when the figure is judged against one.
+    ceiling: Option<f64>,
+}
+
+fn figure(name: impl Into<String>, value: f64, unit: &'static str, ceiling: Option<f64>) -> Figure {
+    Figure {
+        name: name.into(),
+        value,
+        unit,
+        ceiling,
+    }
+}
+
+pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
+    match bench {
+        Bench::Log { json, seconds } => log::appends_bench(data_dir, json, seconds).await,
+        Bench::LogTail { json, events } => log::tail_bench(data_dir, json, events).await,
+        Bench::Sink {
+            json,
+            events,
+            partitions,
+        } => sink::bench(data_dir, json, events, partitions).await,
+    }
+}
+
+fn print(figures: &[Figure], bench: &str, json: bool) {
+    if json {
+        let results: Vec<_> = figures
+            .iter()
+            .map(|f| {
+                let mut r = json!({"name": f.name, "value": round(f.value), "unit": f.unit});
+                if let Some(ceiling) = f.ceiling {
+                    r["ceiling"] = json!(round(ceiling));
+                    r["ratio"] = json!(round(f.value / ceiling));
+                }
+                r
+            })
+            .collect();
+        let machine = json!({
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "os": std::env::consts::OS,
+            "arch": std::env::consts::ARCH,
+        });
+        println!(
+            "{}",
+            json!({"bench": bench, "machine": machine, "results": results})
+        );
+    } else {
+        println!(
+            "{:<44} {:>14} {:<9} {:>12} {:>7}",
+            "figure", "value", "unit", "ceiling", "ratio"
+        );
+        for f in figures {
+            let (ceiling, ratio) = match f.ceiling {
+                Some(c) => (format!("{c:.1}"), format!("{:.2}", f.value / c)),
+                None => (String::new(), String::new()),
+            };
+            println!(
+                "{:<44} {:>14.1} {:<9} {:>12} {:>7}",
+                f.name, f.value, f.unit, ceiling, ratio
+            );
+        }
+    }
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
