@@ -100,7 +100,21 @@ impl Event {
 
     /// Rebuilds an event from its envelope's `kind` and `payload`.
     pub fn from_parts(kind: &str, payload: serde_json::Value) -> Result<Event, serde_json::Error> {
-        serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload }))
+        Event::from_parts_ref(kind, &payload)
+    }
+
+    /// Like [`Event::from_parts`], reading the payload in place (no copy of the JSON tree).
+    pub fn from_parts_ref(
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Event, serde_json::Error> {
+        use serde::Deserialize;
+        use serde::de::value::MapDeserializer;
+        let kind = serde_json::Value::String(kind.to_string());
+        let fields = [("kind", &kind), ("payload", payload)];
+        Event::deserialize(MapDeserializer::<_, serde_json::Error>::new(
+            fields.into_iter(),
+        ))
     }
 
     /// Splits an event into its `kind` and `payload`.

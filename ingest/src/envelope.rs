@@ -66,7 +66,7 @@ impl Envelope {
         if !Event::KINDS.contains(&self.kind.as_str()) {
             return Err(format!("unknown kind '{}'", self.kind));
         }
-        Event::from_parts(&self.kind, self.payload.clone())
+        Event::from_parts_ref(&self.kind, &self.payload)
             .map_err(|e| format!("payload does not match kind '{}': {e}", self.kind))
     }
 

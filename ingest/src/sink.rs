@@ -354,47 +354,51 @@ impl LakeSink {
         let Some(last) = records.last().map(|r| r.offset) else {
             return Ok(0);
         };
-        let mut good = Vec::with_capacity(records.len());
-        let mut dead = Vec::new();
-        for record in &records {
-            match decode(topic, record) {
-                Ok(envelope) => good.push((record, envelope)),
-                Err(reason) => dead.push(DeadLetter { record, reason }),
-            }
-        }
+        let consumed = records.len();
+        // What the table already holds (a batch replayed after a crash) is skipped: read the
+        // bookmark before anything else. Dead letters are committed before bronze, so those of a
+        // skipped record are in already too.
+        state
+            .table
+            .update_incremental(None)
+            .await
+            .map_err(|e| delta_error(topic, e))?;
+        let stored = self
+            .lake
+            .transaction_version(&state.table, &app_id(at))
+            .await?;
+        records.retain(|r| stored.is_none_or(|v| r.offset as i64 > v));
+        let (records, batches, dead) = tokio::task::spawn_blocking(move || {
+            let (batches, dead) = decode_batches(topic, &records);
+            (records, batches, dead)
+        })
+        .await
+        .map_err(|_| Error::Closed)?;
+        let batches = batches?;
+        let dead: Vec<DeadLetter<'_>> = dead
+            .into_iter()
+            .map(|(i, reason)| DeadLetter {
+                record: &records[i],
+                reason,
+            })
+            .collect();
         let dead_count = if dead.is_empty() {
             0
         } else {
             self.write_dead_letters(at, &dead).await?
         };
-        let mut written = 0;
-        if !good.is_empty() {
-            state
-                .table
-                .update_incremental(None)
+        let written: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if written > 0 {
+            let table = std::mem::replace(&mut state.table, DeltaTable::new_in_memory());
+            state.table = table
+                .write(batches)
+                .with_partition_columns(["date"])
+                .with_commit_properties(
+                    CommitProperties::default()
+                        .with_application_transaction(Transaction::new(app_id(at), last as i64)),
+                )
                 .await
                 .map_err(|e| delta_error(topic, e))?;
-            let stored = self
-                .lake
-                .transaction_version(&state.table, &app_id(at))
-                .await?;
-            good.retain(|(record, _)| stored.is_none_or(|v| record.offset as i64 > v));
-            if !good.is_empty() {
-                let batch = bronze_batch(&good)?;
-                written = batch.num_rows();
-                let table = std::mem::replace(&mut state.table, DeltaTable::new_in_memory());
-                state.table = table
-                    .write(vec![batch])
-                    .with_partition_columns(["date"])
-                    .with_commit_properties(
-                        CommitProperties::default().with_application_transaction(Transaction::new(
-                            app_id(at),
-                            last as i64,
-                        )),
-                    )
-                    .await
-                    .map_err(|e| delta_error(topic, e))?;
-            }
         }
         state.next = last + 1;
         let caught_up = state.next >= self.log.end_offset(at);
@@ -410,7 +414,7 @@ impl LakeSink {
             }
         });
         tracing::debug!(partition = %at, rows = written, dead_letters = dead_count, next = state.next, duration_ms = elapsed, "lake sink commit");
-        Ok(records.len())
+        Ok(consumed)
     }
 
     async fn write_dead_letters(
@@ -491,6 +495,50 @@ fn decode(topic: Topic, record: &Record) -> std::result::Result<Envelope, String
     }
     envelope.event()?;
     Ok(envelope)
+}
+
+/// Decodes `records` into bronze batches, one per chunk, on every core; the records that cannot be
+/// decoded come back by index, with the reason.
+fn decode_batches(
+    topic: Topic,
+    records: &[Record],
+) -> (Result<Vec<RecordBatch>>, Vec<(usize, String)>) {
+    if records.is_empty() {
+        return (Ok(Vec::new()), Vec::new());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(records.len().div_ceil(1000)).max(1);
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = records
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| {
+                scope.spawn(move || {
+                    let mut good = Vec::with_capacity(part.len());
+                    let mut dead = Vec::new();
+                    for (j, record) in part.iter().enumerate() {
+                        match decode(topic, record) {
+                            Ok(envelope) => good.push((record, envelope)),
+                            Err(reason) => dead.push((i * chunk + j, reason)),
+                        }
+                    }
+                    let batch = (!good.is_empty()).then(|| bronze_batch(&good));
+                    (batch, dead)
+                })
+            })
+            .collect();
+        let mut batches = Vec::with_capacity(parts.len());
+        let mut dead = Vec::new();
+        for part in parts {
+            let (batch, part_dead) = part.join().expect("decoding does not panic");
+            dead.extend(part_dead);
+            if let Some(batch) = batch {
+                batches.push(batch);
+            }
+        }
+        (batches.into_iter().collect(), dead)
+    })
 }
 
 fn days_since_epoch(at: DateTime<Utc>) -> i32 {
