@@ -1,5 +1,6 @@
-//! Analysts read the lake with their own tools: Python's `deltalake` must see exactly the rows the
-//! sink wrote. CI installs the package; elsewhere the test says plainly that it did not run.
+//! Analysts read the lake with their own tools: Python's `deltalake` and `polars` must see exactly
+//! the rows the marketplace reports. CI installs the packages; elsewhere the test says plainly that
+//! it did not run.
 
 use crate::support::TestApp;
 use ingest::Topic;
@@ -7,20 +8,20 @@ use std::process::Command;
 
 fn python_has_deltalake() -> bool {
     Command::new("python3")
-        .args(["-c", "import deltalake, pyarrow"])
+        .args(["-c", "import deltalake, pyarrow, polars"])
         .output()
         .is_ok_and(|o| o.status.success())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_deltalake_reads_the_bronze_tables() {
+async fn python_deltalake_and_polars_read_bronze_and_gold() {
     if !python_has_deltalake() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must install the Python `deltalake` and `pyarrow` packages (see .ci/run)"
+            "CI must install the Python `deltalake`, `pyarrow` and `polars` packages (see .ci/run)"
         );
         eprintln!(
-            "SKIPPED: python3 with the `deltalake` and `pyarrow` packages is not installed; `pip install deltalake pyarrow` to run this test"
+            "SKIPPED: python3 with the `deltalake`, `pyarrow` and `polars` packages is not installed; `pip install deltalake pyarrow polars` to run this test"
         );
         return;
     }
@@ -68,5 +69,38 @@ async fn python_deltalake_reads_the_bronze_tables() {
     let (count, kinds) = stdout.trim().split_once(' ').expect("count and kinds");
     assert_eq!(count.parse::<i64>().unwrap(), rust_count);
     assert_eq!((rust_count, kinds), (3, "add_to_cart"));
+
+    // polars reads bronze and gold through the Delta log, and agrees with `marketplace sql`.
+    t.pipeline_reaches("gold_product_daily", end).await;
+    let gold = t
+        .app
+        .lake
+        .local_path(&lakehouse::TableName::gold("product_daily").unwrap())
+        .unwrap();
+    let rust_cart_adds = t
+        .sql_count("select cast(sum(cart_adds) as bigint) as n from gold.product_daily")
+        .await;
+    let script = "import sys, polars as pl\n\
+                  bronze = pl.read_delta(sys.argv[1])\n\
+                  gold = pl.read_delta(sys.argv[2])\n\
+                  print(bronze.height, bronze['id'].n_unique(), gold['cart_adds'].sum())";
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(&table)
+        .arg(&gold)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "polars failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let seen: Vec<i64> = stdout
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(seen, vec![rust_count, rust_count, rust_cart_adds]);
+    assert_eq!(rust_cart_adds, 3);
     t.app.shutdown().await;
 }
