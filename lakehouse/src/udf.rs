@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 /// Registers `json_get_str(json, key)`: the value of a top-level key of a JSON object as text
 /// (strings unquoted, other values as JSON), or NULL when the text is not an object or lacks the key.
+/// A key starting with `/` is a JSON pointer into nested values: `json_get_str(payload, '/price/amount')`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(create_udf(
         "json_get_str",
@@ -64,7 +65,12 @@ fn json_get_str(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError
 
 fn lookup(text: &str, key: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    match value.get(key)? {
+    let found = if key.starts_with('/') {
+        value.pointer(key)?
+    } else {
+        value.get(key)?
+    };
+    match found {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
@@ -85,5 +91,9 @@ mod tests {
         assert_eq!(lookup(r#"{"c": null}"#, "c"), None);
         assert_eq!(lookup("not json", "a"), None);
         assert_eq!(lookup("[1]", "a"), None);
+        let nested = r#"{"price": {"amount": 1599, "currency": "USD"}}"#;
+        assert_eq!(lookup(nested, "/price/amount").as_deref(), Some("1599"));
+        assert_eq!(lookup(nested, "/price/currency").as_deref(), Some("USD"));
+        assert_eq!(lookup(nested, "/price/missing"), None);
     }
 }

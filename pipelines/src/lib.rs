@@ -8,13 +8,14 @@
 //! -- mode: merge                         append | merge | overwrite
 //! -- keys: product_id, day               merge keys
 //! -- add: views, cart_adds               merge: columns added to the stored value (others replace it)
-//! -- source: bronze.activity             the table whose new rows drive it (needs an `offset` column)
+//! -- source: bronze.activity             the table whose new rows drive it (needs `partition`
+//!                                        and `offset` columns)
 //! -- trigger: every 2s                   how often `serve` runs it
 //! ```
 //!
-//! [`Runner::run_once`] reads the pipeline's watermark (the last source offset it processed, kept
-//! as a Delta application transaction in the target's commits), runs the SQL over only the source
-//! rows after it, and commits the result together with the new watermark. A run that dies before
+//! [`Runner::run_once`] reads the pipeline's watermarks (per source partition, the last offset it
+//! processed, kept as Delta application transactions in the target's commits), runs the SQL over
+//! only the source rows after them, and commits the result together with the new watermarks. A run that dies before
 //! its commit leaves nothing behind, so re-running never counts twice.
 
 mod error;
@@ -27,10 +28,17 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 1] = [(
-        "gold_product_daily",
-        include_str!("../sql/gold_product_daily.sql"),
-    )];
+    const FILES: [(&str, &str); 3] = [
+        (
+            "silver_activity",
+            include_str!("../sql/silver_activity.sql"),
+        ),
+        ("silver_shops", include_str!("../sql/silver_shops.sql")),
+        (
+            "gold_product_daily",
+            include_str!("../sql/gold_product_daily.sql"),
+        ),
+    ];
     FILES
         .iter()
         .map(|(name, sql)| {
@@ -43,7 +51,13 @@ pub fn builtin() -> Vec<PipelineSpec> {
 mod tests {
     #[test]
     fn builtin_pipelines_parse() {
-        let pipelines = super::builtin();
-        assert_eq!(pipelines[0].target.to_string(), "gold.product_daily");
+        let targets: Vec<String> = super::builtin()
+            .iter()
+            .map(|p| p.target.to_string())
+            .collect();
+        assert_eq!(
+            targets,
+            ["silver.activity", "silver.shops", "gold.product_daily"]
+        );
     }
 }

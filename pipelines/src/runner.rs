@@ -439,6 +439,15 @@ mod tests {
         table.write(vec![batch]).await.unwrap();
     }
 
+    fn product_daily(runner: &Runner) -> PipelineSpec {
+        runner
+            .pipelines()
+            .iter()
+            .find(|p| p.name == "gold_product_daily")
+            .expect("a built-in pipeline")
+            .clone()
+    }
+
     async fn gold(lake: &Lake) -> Vec<String> {
         let ctx = lake.session().await.unwrap();
         let rows = lakehouse::query(
@@ -468,7 +477,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
         let runner = Runner::new(lake.clone(), crate::builtin());
-        let spec = runner.pipelines()[0].clone();
+        let spec = product_daily(&runner);
         // No source yet: nothing to do, and no failure.
         assert_eq!(runner.run_once(&spec).await.unwrap().rows_out, 0);
 
@@ -539,7 +548,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
         let runner = Runner::new(lake.clone(), crate::builtin());
-        let spec = runner.pipelines()[0].clone();
+        let spec = product_daily(&runner);
         // Offsets repeat across partitions: each partition counts from 0.
         add_partition_activity(
             &lake,
@@ -574,7 +583,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
         let runner = Runner::new(lake.clone(), crate::builtin());
-        let spec = runner.pipelines()[0].clone();
+        let spec = product_daily(&runner);
         add_activity(
             &lake,
             &[(0, "product_view", 1, "a"), (1, "product_view", 1, "a")],

@@ -80,6 +80,27 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         .sql_count(&format!("select cast(sum(views) as bigint) as n from gold.product_daily where product_id = '{}'", catalog.mug))
         .await;
     assert_eq!(views, 2);
+    // ... and typed in silver, beside the shops.
+    t.pipeline_reaches("silver_activity", end).await;
+    assert_eq!(
+        t.sql_count(&format!(
+            "select count(*) as n from silver.activity where kind = 'product_view' \
+             and product_id = '{}' and visitor_id = '{session}' and device is not null",
+            catalog.mug
+        ))
+        .await,
+        2
+    );
+    t.pipeline_reaches("silver_shops", t.app.log.records_in(Topic::Commerce))
+        .await;
+    assert_eq!(
+        t.sql_count(&format!(
+            "select count(*) as n from silver.shops where shop_id = '{}' and created_at is not null",
+            catalog.shop
+        ))
+        .await,
+        1
+    );
     // ... and the admin page shows it.
     let admin = t.get("/admin").await;
     assert_eq!(admin.status, StatusCode::OK);
