@@ -51,6 +51,10 @@ impl TableName {
         Self::new(Layer::Bronze, name)
     }
 
+    pub fn silver(name: &str) -> Result<Self> {
+        Self::new(Layer::Silver, name)
+    }
+
     pub fn gold(name: &str) -> Result<Self> {
         Self::new(Layer::Gold, name)
     }

@@ -14,7 +14,7 @@ fn python_has_deltalake() -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_deltalake_and_polars_read_bronze_and_gold() {
+async fn python_deltalake_and_polars_read_bronze_silver_and_gold() {
     if !python_has_deltalake() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -70,8 +70,14 @@ async fn python_deltalake_and_polars_read_bronze_and_gold() {
     assert_eq!(count.parse::<i64>().unwrap(), rust_count);
     assert_eq!((rust_count, kinds), (3, "add_to_cart"));
 
-    // polars reads bronze and gold through the Delta log, and agrees with `marketplace sql`.
+    // polars reads bronze, silver and gold through the Delta log, and agrees with `marketplace sql`.
+    t.pipeline_reaches("silver_activity", end).await;
     t.pipeline_reaches("gold_product_daily", end).await;
+    let silver = t
+        .app
+        .lake
+        .local_path(&lakehouse::TableName::silver("activity").unwrap())
+        .unwrap();
     let gold = t
         .app
         .lake
@@ -83,11 +89,14 @@ async fn python_deltalake_and_polars_read_bronze_and_gold() {
     let script = "import sys, polars as pl\n\
                   bronze = pl.read_delta(sys.argv[1])\n\
                   gold = pl.read_delta(sys.argv[2])\n\
-                  print(bronze.height, bronze['id'].n_unique(), gold['cart_adds'].sum())";
+                  silver = pl.read_delta(sys.argv[3])\n\
+                  carts = silver.filter(pl.col('kind') == 'add_to_cart').height\n\
+                  print(bronze.height, bronze['id'].n_unique(), gold['cart_adds'].sum(), carts)";
     let output = Command::new("python3")
         .args(["-c", script])
         .arg(&table)
         .arg(&gold)
+        .arg(&silver)
         .output()
         .expect("python3 runs");
     assert!(
@@ -100,7 +109,10 @@ async fn python_deltalake_and_polars_read_bronze_and_gold() {
         .split_whitespace()
         .map(|n| n.parse().unwrap())
         .collect();
-    assert_eq!(seen, vec![rust_count, rust_count, rust_cart_adds]);
+    assert_eq!(
+        seen,
+        vec![rust_count, rust_count, rust_cart_adds, rust_count]
+    );
     assert_eq!(rust_cart_adds, 3);
     t.app.shutdown().await;
 }
