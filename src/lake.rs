@@ -46,7 +46,7 @@ pub async fn run(command: LakeCmd, lake: &Lake) -> anyhow::Result<()> {
     match command {
         LakeCmd::Tables => {
             println!("{:<28} {:>8} {:>8}", "table", "version", "files");
-            for name in lake.tables()? {
+            for name in lake.tables().await? {
                 let table = lake.require_table(&name).await?;
                 let files = table
                     .snapshot()
@@ -70,7 +70,7 @@ pub async fn run(command: LakeCmd, lake: &Lake) -> anyhow::Result<()> {
         LakeCmd::Optimize { table } => {
             let tables = match table {
                 Some(table) => vec![table],
-                None => lake.tables()?,
+                None => lake.tables().await?,
             };
             for name in tables {
                 let report = lake

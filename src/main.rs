@@ -37,6 +37,10 @@ struct Cli {
     /// when not given.
     #[arg(long, env = "MARKETPLACE_LOG", global = true)]
     log: Option<String>,
+    /// The lakehouse: a directory, or `s3://bucket/path` (credentials and endpoint from the usual
+    /// `AWS_*` variables); `lake/` under the data dir by default.
+    #[arg(long, env = "MARKETPLACE_LAKE", global = true)]
+    lake: Option<String>,
     /// Partitions of topics the log creates, e.g. `activity=4,logs=2` (default one each; a topic
     /// keeps the count it was created with, and `commerce` must have one).
     #[arg(
@@ -121,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = api::Config::new(&cli.data_dir);
     config.addr = cli.addr;
     config.log = cli.log;
+    config.lake = cli.lake;
     config.log_partitions = cli.log_partitions;
     match cli.command {
         Cmd::Serve { demo } => {

@@ -36,7 +36,7 @@ pub async fn run(
         let mut compacted = 0;
         let mut vacuumed = 0;
         let mut error = None;
-        let tables = match lake.tables() {
+        let tables = match lake.tables().await {
             Ok(tables) => tables,
             Err(e) => {
                 status.send_modify(|s| s.last_error = Some(e.to_string()));

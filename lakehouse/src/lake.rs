@@ -36,16 +36,25 @@ impl Lake {
                     .map_err(|()| bad("not an absolute directory path".into()))?
             }
         };
-        if root.scheme() == "file" {
-            let path = root
-                .to_file_path()
-                .map_err(|()| bad("not a local path".into()))?;
-            std::fs::create_dir_all(&path)?;
-        } else {
-            return Err(bad(format!(
-                "the '{}' scheme is not built into this binary yet; use a local directory",
-                root.scheme()
-            )));
+        match root.scheme() {
+            "file" => {
+                let path = root
+                    .to_file_path()
+                    .map_err(|()| bad("not a local path".into()))?;
+                std::fs::create_dir_all(&path)?;
+            }
+            #[cfg(feature = "s3")]
+            "s3" | "s3a" => {}
+            other => {
+                return Err(bad(format!(
+                    "the '{other}' scheme is not built into this binary; use a local directory{}",
+                    if cfg!(feature = "s3") {
+                        " or s3://bucket/path"
+                    } else {
+                        " (build with the `s3` feature for s3://)"
+                    }
+                )));
+            }
         }
         if !root.path().ends_with('/') {
             root.set_path(&format!("{}/", root.path()));
@@ -70,9 +79,7 @@ impl Lake {
 
     /// Opens a table at its latest version, or `None` if nobody has created it yet.
     pub async fn open_table(&self, table: &TableName) -> Result<Option<DeltaTable>> {
-        if let Some(dir) = self.local_path(table)
-            && !dir.join("_delta_log").is_dir()
-        {
+        if !self.exists(table).await? {
             return Ok(None);
         }
         match deltalake::open_table(self.table_url(table)).await {
@@ -141,22 +148,12 @@ impl Lake {
     }
 
     /// Every table that exists in the lake, by layer and name.
-    pub fn tables(&self) -> Result<Vec<TableName>> {
-        let Some(root) = self.local_dir() else {
-            return Ok(Vec::new());
-        };
+    pub async fn tables(&self) -> Result<Vec<TableName>> {
         let mut tables = Vec::new();
         for layer in Layer::ALL {
-            let dir = root.join(layer.as_str());
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries {
-                let entry = entry?;
-                let is_table = entry.path().join("_delta_log").is_dir();
-                let name = entry.file_name();
-                if let (true, Some(name)) = (is_table, name.to_str())
-                    && let Ok(table) = TableName::new(layer, name)
+            for name in self.list_dirs(layer.as_str()).await? {
+                if let Ok(table) = TableName::new(layer, &name)
+                    && self.exists(&table).await?
                 {
                     tables.push(table);
                 }
@@ -166,11 +163,62 @@ impl Lake {
         Ok(tables)
     }
 
+    /// Whether `table` has a Delta log.
+    async fn exists(&self, table: &TableName) -> Result<bool> {
+        if let Some(dir) = self.local_path(table) {
+            return Ok(dir.join("_delta_log").is_dir());
+        }
+        let log = format!("{}/{}/_delta_log", table.layer().as_str(), table.name());
+        let listed = self
+            .store()?
+            .list_with_delimiter(Some(&deltalake::Path::from(log)))
+            .await
+            .map_err(|e| Error::delta(table, e.into()))?;
+        Ok(!listed.objects.is_empty())
+    }
+
+    /// The names of the folders directly under `prefix` of the lake's root.
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        if let Some(root) = self.local_dir() {
+            let Ok(entries) = std::fs::read_dir(root.join(prefix)) else {
+                return Ok(Vec::new());
+            };
+            let mut names = Vec::new();
+            for entry in entries {
+                let entry = entry?;
+                if entry.file_type()?.is_dir()
+                    && let Some(name) = entry.file_name().to_str()
+                {
+                    names.push(name.to_string());
+                }
+            }
+            return Ok(names);
+        }
+        let listed = self
+            .store()?
+            .list_with_delimiter(Some(&deltalake::Path::from(prefix)))
+            .await
+            .map_err(|e| Error::delta(self.root.as_str(), e.into()))?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect())
+    }
+
+    /// The object store under the lake's root (for a lake that is not on the local disk).
+    fn store(&self) -> Result<Arc<dyn deltalake::ObjectStore>> {
+        let storage = deltalake::DeltaTableBuilder::from_url(self.root.clone())
+            .and_then(|b| b.build_storage())
+            .map_err(|e| Error::delta(self.root.as_str(), e))?;
+        Ok(storage.object_store(None))
+    }
+
     /// A DataFusion session with every table of the lake registered under `bronze`, `silver` and
     /// `gold`, at its latest version, plus the lake's SQL functions.
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = self.empty_session();
-        for name in self.tables()? {
+        for name in self.tables().await? {
             if let Some(table) = self.open_table(&name).await? {
                 self.register(&ctx, &name, table).await?;
             }
@@ -286,7 +334,7 @@ mod tests {
         // Creating again opens what is there.
         let again = lake.open_or_create(&name, schema(), &[]).await.unwrap();
         assert_eq!(again.version(), table.version());
-        assert_eq!(lake.tables().unwrap(), vec![name]);
+        assert_eq!(lake.tables().await.unwrap(), vec![name]);
 
         let ctx = lake.session().await.unwrap();
         let rows = query(
