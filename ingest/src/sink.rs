@@ -367,6 +367,16 @@ impl LakeSink {
             .lake
             .transaction_version(&state.table, &app_id(at))
             .await?;
+        // A bookmark behind the batch means the table was restored to an older version
+        // (`marketplace lake restore`, which moves the bookmark back with it): copy again from there.
+        let resume = stored.map_or(0, |v| v as u64 + 1);
+        if resume < state.next {
+            tracing::info!(partition = %at, from = resume, "bronze was restored to an earlier version; copying again from there");
+            state.next = resume;
+            self.progress
+                .send_modify(|p| p.entry(at).or_default().next = resume);
+            return Ok(0);
+        }
         records.retain(|r| stored.is_none_or(|v| r.offset as i64 > v));
         let (records, batches, dead) = tokio::task::spawn_blocking(move || {
             let (batches, dead) = decode_batches(topic, &records);
@@ -388,7 +398,14 @@ impl LakeSink {
             self.write_dead_letters(at, &dead).await?
         };
         let written: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        if written > 0 {
+        if written > 0 || !dead.is_empty() {
+            // A batch of dead letters only still moves the bookmark, in an empty commit, so
+            // the bookmark is always the last offset consumed.
+            let batches = if batches.is_empty() {
+                vec![RecordBatch::new_empty(bronze_schema())]
+            } else {
+                batches
+            };
             let table = std::mem::replace(&mut state.table, DeltaTable::new_in_memory());
             state.table = table
                 .write(batches)
@@ -835,6 +852,75 @@ mod tests {
         assert_eq!(
             count(&lake, "select count(*) as n from bronze.activity").await,
             30
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_dead_letters_moves_the_bookmark_and_a_restore_rewinds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(dir.path().join("log")).unwrap());
+        let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+        let at = TopicPartition::new(Topic::Activity, 0);
+        let good = |range: std::ops::Range<u128>| {
+            range
+                .map(|n| AppendRecord::new(Topic::Activity, "k", event_bytes(n)))
+                .collect::<Vec<_>>()
+        };
+        log.append(good(0..5)).await.unwrap();
+        let sink = LakeSink::new(log.clone(), lake.clone());
+        let mut state = sink.open(at).await.unwrap();
+        sink.step(at, &mut state).await.unwrap(); // bronze v1: offsets 0..5
+        log.append(vec![AppendRecord::new(
+            Topic::Activity,
+            "k",
+            b"junk".to_vec(),
+        )])
+        .await
+        .unwrap();
+        sink.step(at, &mut state).await.unwrap(); // only a dead letter: an empty commit
+        let table = lake
+            .require_table(&bronze_table(Topic::Activity))
+            .await
+            .unwrap();
+        assert_eq!(
+            lake.transaction_version(&table, &app_id(at)).await.unwrap(),
+            Some(5)
+        );
+        log.append(good(6..10)).await.unwrap();
+        sink.step(at, &mut state).await.unwrap();
+        assert_eq!(
+            count(&lake, "select count(*) as n from bronze.activity").await,
+            9
+        );
+
+        // Restoring bronze to v1 moves the bookmark back to offset 4; the running sink notices
+        // with its next batch and copies again from offset 5, so bronze ends where the log is,
+        // each record once.
+        lake.restore(&bronze_table(Topic::Activity), lakehouse::AsOf::Version(1))
+            .await
+            .unwrap();
+        log.append(good(10..11)).await.unwrap();
+        assert_eq!(sink.step(at, &mut state).await.unwrap(), 0);
+        assert_eq!(state.next, 5);
+        while state.next < log.end_offset(at) {
+            sink.step(at, &mut state).await.unwrap();
+        }
+        assert_eq!(
+            count(&lake, "select count(*) as n from bronze.activity").await,
+            10
+        );
+        assert_eq!(
+            count(
+                &lake,
+                "select count(distinct offset) as n from bronze.activity"
+            )
+            .await,
+            10
+        );
+        assert_eq!(
+            count(&lake, "select count(*) as n from bronze.dead_letters").await,
+            1,
+            "the dead letter is not sent twice"
         );
     }
 }
