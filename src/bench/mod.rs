@@ -1,6 +1,7 @@
 //! `marketplace bench …`: performance figures, measured against the machine's own ceilings in the
 //! same run. Performance claims live here, never in timed unit tests.
 
+mod compaction;
 mod log;
 mod sink;
 
@@ -38,6 +39,14 @@ pub enum Bench {
         #[arg(long, default_value_t = 1)]
         partitions: u32,
     },
+    /// Makes a table of `--commits` one-row commits, times a query over it, compacts it, and
+    /// times the query again.
+    Compaction {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 10_000)]
+        commits: u64,
+    },
 }
 
 struct Figure {
@@ -66,6 +75,7 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             events,
             partitions,
         } => sink::bench(data_dir, json, events, partitions).await,
+        Bench::Compaction { json, commits } => compaction::bench(data_dir, json, commits).await,
     }
 }
 
