@@ -217,5 +217,21 @@ async fn the_openapi_document_matches_the_router() {
             .count(),
         1
     );
+    // Every family's samples come together, right after its TYPE line, as the format requires.
+    let mut families = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let family = name
+            .trim_end_matches("_bucket")
+            .trim_end_matches("_sum")
+            .trim_end_matches("_count");
+        if families.last() != Some(&family) {
+            assert!(
+                !families.contains(&family),
+                "{family} is split in two groups"
+            );
+            families.push(family);
+        }
+    }
     t.app.shutdown().await;
 }

@@ -147,15 +147,22 @@ pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        out.text,
+        out.text(),
     )
 }
 
-/// Prometheus text exposition, writing each metric's HELP and TYPE once, before its first sample.
+/// Prometheus text exposition: every sample of a metric family grouped under its one HELP and
+/// TYPE, families in the order first seen (the format requires the grouping).
 #[derive(Default)]
 struct Metrics {
-    text: String,
-    described: std::collections::BTreeSet<String>,
+    families: Vec<Family>,
+}
+
+struct Family {
+    name: String,
+    kind: &'static str,
+    help: String,
+    samples: Vec<String>,
 }
 
 impl Metrics {
@@ -167,20 +174,43 @@ impl Metrics {
         self.sample(name, "counter", help, labels, value);
     }
 
-    fn sample(&mut self, name: &str, kind: &str, help: &str, labels: &str, value: f64) {
-        let family = name
-            .trim_end_matches("_bucket")
-            .trim_end_matches("_sum")
-            .trim_end_matches("_count");
-        let family = if kind == "histogram" { family } else { name };
-        if self.described.insert(family.to_string()) {
-            let _ = writeln!(self.text, "# HELP {family} {help}");
-            let _ = writeln!(self.text, "# TYPE {family} {kind}");
-        }
-        if labels.is_empty() {
-            let _ = writeln!(self.text, "{name} {value}");
+    fn sample(&mut self, name: &str, kind: &'static str, help: &str, labels: &str, value: f64) {
+        let family = if kind == "histogram" {
+            name.trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count")
         } else {
-            let _ = writeln!(self.text, "{name}{{{labels}}} {value}");
+            name
+        };
+        let index = match self.families.iter().position(|f| f.name == family) {
+            Some(index) => index,
+            None => {
+                self.families.push(Family {
+                    name: family.to_string(),
+                    kind,
+                    help: help.to_string(),
+                    samples: Vec::new(),
+                });
+                self.families.len() - 1
+            }
+        };
+        let sample = if labels.is_empty() {
+            format!("{name} {value}")
+        } else {
+            format!("{name}{{{labels}}} {value}")
+        };
+        self.families[index].samples.push(sample);
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for family in &self.families {
+            let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
+            let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);
+            for sample in &family.samples {
+                let _ = writeln!(out, "{sample}");
+            }
         }
+        out
     }
 }

@@ -117,6 +117,17 @@ pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
                 detail =
                     format!("{rows} rows written since start · {behind} records behind the log");
             }
+            if name == "lake_upkeep" && detail.is_empty() {
+                let upkeep = app.upkeep.borrow();
+                detail = match (&upkeep.last_error, upkeep.rounds) {
+                    (Some(e), _) => format!("last round: {e}"),
+                    (None, 0) => "first round in a few minutes".into(),
+                    (None, rounds) => format!(
+                        "{rounds} rounds · {} small files compacted · {} files vacuumed",
+                        upkeep.files_compacted, upkeep.files_vacuumed
+                    ),
+                };
+            }
             if name == "pipelines" && detail.is_empty() {
                 detail = statuses
                     .iter()
