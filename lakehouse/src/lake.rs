@@ -82,6 +82,12 @@ impl Lake {
         if !self.exists(table).await? {
             return Ok(None);
         }
+        self.load(table).await
+    }
+
+    /// Loads a table known to have a Delta log (as [`Lake::tables`] lists them) at its latest
+    /// version, without looking for the log again; `None` if it vanished meanwhile.
+    pub(crate) async fn load(&self, table: &TableName) -> Result<Option<DeltaTable>> {
         match deltalake::open_table(self.table_url(table)).await {
             Ok(t) => Ok(Some(t)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
@@ -219,7 +225,7 @@ impl Lake {
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = self.empty_session();
         for name in self.tables().await? {
-            if let Some(table) = self.open_table(&name).await? {
+            if let Some(table) = self.load(&name).await? {
                 self.register(&ctx, &name, table).await?;
             }
         }

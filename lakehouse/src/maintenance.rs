@@ -232,7 +232,7 @@ impl Lake {
     pub async fn restore(&self, table: &TableName, to: AsOf) -> Result<RestoreReport> {
         let delta = self.require_table(table).await?;
         let latest = delta.version().unwrap_or(0);
-        let mut past = self.require_table(table).await?;
+        let mut past = delta.clone();
         load_as_of(&mut past, to)
             .await
             .map_err(|e| Error::delta(table, e))?;
@@ -287,7 +287,9 @@ impl Lake {
         let ctx = self.empty_session();
         let mut registered = Vec::new();
         for name in self.tables().await? {
-            let mut table = self.require_table(&name).await?;
+            let Some(mut table) = self.load(&name).await? else {
+                continue;
+            };
             if load_as_of(&mut table, as_of).await.is_err() {
                 continue;
             }
