@@ -7,7 +7,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 const DIR_VAR: &str = "INGEST_KILL_TEST_DIR";
@@ -48,11 +47,7 @@ fn parse(value: &[u8]) -> (u64, usize, u64) {
 fn child() {
     let dir = std::env::var(DIR_VAR).expect("run by the parent test");
     let generation: u64 = std::env::var(GENERATION_VAR).unwrap().parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::child::runtime();
     runtime.block_on(async move {
         let log = Arc::new(
             EmbeddedLog::open_with(&dir, &partitions()).expect("the log opens after a kill"),
@@ -104,20 +99,13 @@ fn a_killed_writer_loses_nothing_it_acknowledged() {
     let mut acknowledged: BTreeMap<(String, u64), (u64, usize, u64)> = BTreeMap::new();
     let rounds = 32;
     for generation in 0..rounds {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "kill::child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(DIR_VAR, dir.path())
-            .env(GENERATION_VAR, generation.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the child starts");
+        let mut child = crate::child::spawn(
+            "kill::child",
+            &[
+                (DIR_VAR, dir.path().display().to_string()),
+                (GENERATION_VAR, generation.to_string()),
+            ],
+        );
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Kill after a random number of acknowledgements: mid-flight, with writers still appending.
         let kill_after = rng.random_range(1..400);

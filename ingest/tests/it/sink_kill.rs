@@ -10,7 +10,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -49,11 +48,7 @@ fn search(n: u64) -> AppendRecord {
 #[ignore = "run by `a_killed_sink_copies_every_record_exactly_once` as a child process"]
 fn child() {
     let dir = std::env::var(DIR_VAR).expect("run by the parent test");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::child::runtime();
     runtime.block_on(async move {
         let (log, lake) = open(Path::new(&dir));
         let sink = Arc::new(LakeSink::new(log.clone(), lake).with_batch_max(40));
@@ -85,19 +80,10 @@ fn a_killed_sink_copies_every_record_exactly_once() {
         .build()
         .unwrap();
     for round in 0..ROUNDS {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "sink_kill::child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(DIR_VAR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the child starts");
+        let mut child = crate::child::spawn(
+            "sink_kill::child",
+            &[(DIR_VAR, dir.path().display().to_string())],
+        );
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Kill after a random number of progress updates: mid-batch, mid-commit or between.
         let kill_after = rng.random_range(1..12);
