@@ -19,8 +19,18 @@ pub enum StartError {
     Log(#[from] ingest::Error),
     #[error("the lakehouse could not be opened")]
     Lake(#[from] lakehouse::Error),
-    #[error("the log holds an event this build cannot read at commerce offset {offset}: {reason}")]
-    Replay { offset: u64, reason: String },
+    #[error("the log holds an event this build cannot read at {at} offset {offset}: {reason}")]
+    Replay {
+        at: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("the key-value store could not be reached")]
+    KeyValue(#[from] crate::kv::KvError),
+    #[error("mail is misconfigured")]
+    Mail(#[from] crate::mail::MailError),
+    #[error("the token signing key could not be loaded or made")]
+    SigningKey(#[source] std::io::Error),
     #[error(
         "the commerce topic has {0} partitions: one command writer needs exactly one (scaling the command path out by partition is not built yet)"
     )]
@@ -39,6 +49,12 @@ pub struct App {
     pub pipelines: Arc<Runner>,
     pub upkeep: tokio::sync::watch::Sender<crate::upkeep::UpkeepStatus>,
     pub health: Health,
+    /// OTPs, refresh tokens, rate limits: in process or Redis.
+    pub kv: Arc<dyn crate::kv::KeyValue>,
+    pub mailer: crate::mail::Mailer,
+    /// The outbox, when mail goes to files rather than SMTP.
+    pub outbox: Option<crate::mail::Outbox>,
+    pub tokens: crate::auth::TokenKeys,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -58,6 +74,21 @@ impl App {
     /// Opens the log and the lake, replays the log into the state and starts the workers.
     pub async fn start(config: Config) -> Result<AppState, StartError> {
         let log = open_log(&config).await?;
+        let kv: Arc<dyn crate::kv::KeyValue> = match &config.redis_url {
+            Some(url) => Arc::new(crate::kv::RedisKv::connect(url, "marketplace:").await?),
+            None => Arc::new(crate::kv::MemoryKv::new()),
+        };
+        let (transport, outbox): (Arc<dyn crate::mail::MailTransport>, _) = match &config.smtp_url {
+            Some(url) => (Arc::new(crate::mail::Smtp::from_url(url)?), None),
+            None => {
+                let outbox = crate::mail::Outbox::new(config.outbox_dir());
+                (Arc::new(outbox.clone()), Some(outbox))
+            }
+        };
+        let tokens = crate::auth::TokenKeys::new(
+            &crate::auth::signing_key(config.jwt_secret.as_deref(), &config.data_dir)
+                .map_err(StartError::SigningKey)?,
+        );
         let lake = Lake::open(&config.lake_location())?;
         let started = std::time::Instant::now();
         let (state, replayed) = command::replay(log.as_ref()).await?;
@@ -72,6 +103,11 @@ impl App {
         let cancel = CancellationToken::new();
         let (commands, writer) = CommandPath::spawn(state.clone(), log.clone(), cancel.clone());
         let sink = Arc::new(LakeSink::new(log.clone(), lake.clone()));
+        let mailer = crate::mail::Mailer::new(
+            transport,
+            &config.mail_from,
+            &state.read().expect("state lock").site.name,
+        )?;
         let pipelines = Arc::new(Runner::new(lake.clone(), pipelines::builtin()));
         let app = AppState(Arc::new(App {
             config,
@@ -83,6 +119,10 @@ impl App {
             pipelines,
             upkeep: tokio::sync::watch::Sender::new(Default::default()),
             health: Health::default(),
+            kv,
+            mailer,
+            outbox,
+            tokens,
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));

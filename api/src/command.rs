@@ -144,24 +144,39 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog) {
 }
 
 /// Rebuilds the state from the `commerce` topic, which has one partition: the one writer's order
-/// is the order of the state. An event this build cannot read stops the start: skipping it would
-/// silently serve a wrong state.
+/// is the order of the state; then folds in the `credentials` topic (password hashes, which only
+/// ever replace each other, so their order relative to commerce events does not matter). An event
+/// this build cannot read stops the start: skipping it would silently serve a wrong state.
 pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::app::StartError> {
     let partitions = log.partitions(Topic::Commerce);
     if partitions != 1 {
         return Err(crate::app::StartError::CommercePartitions(partitions));
     }
-    let commerce = TopicPartition::new(Topic::Commerce, 0);
     let mut state = State::default();
-    let end = log.end_offset(commerce);
+    let mut events = 0;
+    for at in std::iter::once(TopicPartition::new(Topic::Commerce, 0))
+        .chain(log.partitions_of(Topic::Credentials))
+    {
+        events += replay_partition(log, at, &mut state).await?;
+    }
+    Ok((state, events))
+}
+
+async fn replay_partition(
+    log: &dyn EventLog,
+    at: TopicPartition,
+    state: &mut State,
+) -> Result<u64, crate::app::StartError> {
+    let end = log.end_offset(at);
     let mut next = 0;
     while next < end {
-        let records = log.read(commerce, next, 10_000).await?;
+        let records = log.read(at, next, 10_000).await?;
         for record in &records {
             let event = Envelope::from_bytes(&record.value)
                 .map_err(|e| e.to_string())
                 .and_then(|envelope| envelope.event())
                 .map_err(|reason| crate::app::StartError::Replay {
+                    at: at.to_string(),
                     offset: record.offset,
                     reason,
                 })?;
@@ -169,7 +184,7 @@ pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::ap
         }
         next = records.last().map_or(end, |r| r.offset + 1);
     }
-    Ok((state, end))
+    Ok(end)
 }
 
 #[cfg(test)]

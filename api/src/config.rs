@@ -20,8 +20,20 @@ pub struct Config {
     pub background_workers: bool,
     /// How often `serve` compacts and vacuums the lake's tables.
     pub upkeep_every: std::time::Duration,
-    /// Mark cookies `Secure` (on behind HTTPS).
+    /// Mark cookies `Secure`: on unless serving plain localhost.
     pub secure_cookies: bool,
+    /// Redis for the key-value store (`REDIS_URL`); in-process when not given.
+    pub redis_url: Option<String>,
+    /// An SMTP server for mail (`SMTP_URL`, e.g. `smtp://127.0.0.1:2525`); `.eml` files in
+    /// `<data_dir>/outbox` when not given.
+    pub smtp_url: Option<String>,
+    /// The sender of the marketplace's mail.
+    pub mail_from: String,
+    /// The key access tokens are signed with (`MARKETPLACE_JWT_SECRET`, at least 32 characters);
+    /// `<data_dir>/secrets/jwt.key` (made on first start) when not given.
+    pub jwt_secret: Option<String>,
+    /// Rate limits of the auth routes.
+    pub auth_limits: crate::auth::AuthLimits,
 }
 
 impl Config {
@@ -35,11 +47,20 @@ impl Config {
             background_workers: true,
             upkeep_every: std::time::Duration::from_secs(600),
             secure_cookies: false,
+            redis_url: None,
+            smtp_url: None,
+            mail_from: "Marketplace <no-reply@marketplace.localhost>".into(),
+            jwt_secret: None,
+            auth_limits: Default::default(),
         }
     }
 
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("log")
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
     }
 
     pub fn lake_location(&self) -> String {

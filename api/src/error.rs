@@ -21,8 +21,21 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Conflict(String),
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
     #[error("{0}")]
     Forbidden(String),
+    #[error("this account is banned: {0}")]
+    Banned(String),
+    #[error(
+        "the CSRF token is missing or does not match: send the csrf_token cookie's value in the x-csrf-token header"
+    )]
+    Csrf,
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -50,7 +63,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::Banned(_) | ApiError::Csrf => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -62,9 +77,27 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Invalid { .. } => "invalid",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Unauthorized { code, .. } => code,
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Banned(_) => "banned",
+            ApiError::Csrf => "csrf_failed",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::Unauthorized {
+            code: "unauthorized",
+            message: message.into(),
+        }
+    }
+
+    pub fn too_many(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        ApiError::TooManyRequests {
+            message: message.into(),
+            retry_after_secs: retry_after.as_secs_f64().ceil() as u64,
         }
     }
 
@@ -72,6 +105,25 @@ impl ApiError {
         ApiError::BadRequest {
             code: "malformed",
             message: message.into(),
+        }
+    }
+}
+
+impl From<crate::kv::KvError> for ApiError {
+    fn from(e: crate::kv::KvError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<crate::mail::MailError> for ApiError {
+    fn from(e: crate::mail::MailError) -> Self {
+        use crate::mail::MailError;
+        match e {
+            MailError::Address(address) => ApiError::Invalid {
+                message: format!("email: '{address}' cannot receive mail"),
+                fields: BTreeMap::from([("email".into(), "cannot receive mail".into())]),
+            },
+            other => ApiError::Unavailable(other.to_string()),
         }
     }
 }
@@ -131,6 +183,13 @@ impl IntoResponse for ApiError {
             self.to_string()
         };
         let code = self.code().to_string();
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            ApiError::Unavailable(_) => Some(1),
+            _ => None,
+        };
         let fields = match self {
             ApiError::Invalid { fields, .. } => fields,
             _ => BTreeMap::new(),
@@ -146,10 +205,17 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(seconds.max(1)),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }

@@ -17,12 +17,17 @@
 
 mod analytics;
 mod app;
+pub mod auth;
 mod command;
 mod config;
 mod error;
 mod health;
+pub mod kv;
+pub mod mail;
 mod request;
 pub mod routes;
+#[cfg(test)]
+mod test_servers;
 pub mod upkeep;
 mod views;
 
@@ -31,6 +36,6 @@ pub use app::{App, AppState, StartError};
 pub use config::Config;
 pub use error::ApiError;
 pub use health::{Health, WorkerState};
-pub use request::{Visitor, client_context};
+pub use request::{ClientAddr, Visitor, client_context};
 pub use routes::{openapi, router};
 pub use views::{MoneyView, Page, ProductFilter, ProductSort, ProductView, ShopView, SiteView};

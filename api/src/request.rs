@@ -117,3 +117,24 @@ mod tests {
         assert_eq!(client_context(&HeaderMap::new()).device, Device::Unknown);
     }
 }
+
+/// The client's address, for rate limits: the peer of the TCP connection (`serve` records it).
+/// Requests that arrive without one (tests through the router) share the bucket `local`.
+/// A fronting proxy's `x-forwarded-for` is not trusted: anyone can set it.
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string()),
+        ))
+    }
+}

@@ -276,3 +276,84 @@ impl ProductFilter {
         }
     }
 }
+
+/// A saved delivery address.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AddressView {
+    pub id: uuid::Uuid,
+    pub label: String,
+    pub name: String,
+    pub street: String,
+    pub city: String,
+    pub zip: String,
+    pub country: String,
+    pub is_default: bool,
+}
+
+impl From<&domain::Address> for AddressView {
+    fn from(a: &domain::Address) -> Self {
+        AddressView {
+            id: a.id.0,
+            label: a.label.clone(),
+            name: a.name.clone(),
+            street: a.street.clone(),
+            city: a.city.clone(),
+            zip: a.zip.clone(),
+            country: a.country.clone(),
+            is_default: a.is_default,
+        }
+    }
+}
+
+/// Why an account is banned.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BanView {
+    pub reason: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An account as its owner and admins see it (never a credential).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub name: String,
+    /// `shopper`, `seller`, `admin` or `analyst`.
+    pub role: String,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub banned: Option<BanView>,
+    /// A seller's shop, once opened.
+    pub shop: Option<ShopView>,
+    pub addresses: Vec<AddressView>,
+}
+
+impl AccountView {
+    pub fn build(state: &State, account: &domain::Account) -> AccountView {
+        AccountView {
+            id: account.id.0,
+            email: account.email.clone(),
+            name: account.name.clone(),
+            role: role_name(account.role).to_string(),
+            phone: account.phone.clone(),
+            country: account.country.clone(),
+            created_at: account.created_at,
+            banned: account.banned.as_ref().map(|b| BanView {
+                reason: b.reason.clone(),
+                at: b.at,
+            }),
+            shop: state.shop_of(account.id).map(|s| ShopView::build(state, s)),
+            addresses: account.addresses.iter().map(AddressView::from).collect(),
+        }
+    }
+}
+
+pub fn role_name(role: domain::Role) -> &'static str {
+    match role {
+        domain::Role::Shopper => "shopper",
+        domain::Role::Seller => "seller",
+        domain::Role::Admin => "admin",
+        domain::Role::Analyst => "analyst",
+    }
+}

@@ -1,3 +1,4 @@
+use crate::account::AccountCommand;
 use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Actor;
 use crate::catalog::{NewProduct, ProductChanges};
@@ -23,6 +24,8 @@ pub enum Command {
         id: ProductId,
         changes: ProductChanges,
     },
+    /// Accounts: registration, passwords, bans, promotions, addresses.
+    Account(AccountCommand),
     RecordActivity {
         kind: ActivityKind,
         details: ActivityDetails,

@@ -12,10 +12,10 @@ use crate::shop::{NewShop, Shop};
 use crate::site::SiteConfig;
 use crate::slug::slugify;
 use crate::state::State;
+use crate::validate::{country, long_text, non_empty, non_empty_slug};
 use std::collections::HashSet;
 
 const MAX_TITLE: usize = 200;
-const MAX_TEXT: usize = 20_000;
 const MAX_QUERY: usize = 200;
 
 /// Decides what a command means in the current state: the events to record, or why not.
@@ -31,6 +31,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 .ok_or_else(|| DomainError::not_found("product", id))?;
             update_product(state, product, changes, ctx)
         }
+        Command::Account(command) => crate::account::decide(state, command, ctx),
         Command::RecordActivity { kind, details } => {
             let details = activity(state, kind.needs_product(), details, ctx)?;
             Ok(vec![Event::activity(*kind, details)])
@@ -282,53 +283,6 @@ fn prices(price: Money, sale_price: Option<Money>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn non_empty(field: &'static str, value: &str, max: usize) -> Result<()> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(DomainError::invalid(field, "must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("at most {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Free text (a bio, a description) of at most `MAX_TEXT` bytes.
-fn long_text(field: &'static str, text: &str) -> Result<()> {
-    if text.len() > MAX_TEXT {
-        return Err(DomainError::invalid(
-            field,
-            format!("at most {MAX_TEXT} bytes"),
-        ));
-    }
-    Ok(())
-}
-
-fn non_empty_slug(field: &'static str, text: &str) -> Result<String> {
-    let slug = slugify(text);
-    if slug.is_empty() {
-        return Err(DomainError::invalid(
-            field,
-            "needs at least one letter or digit",
-        ));
-    }
-    Ok(slug)
-}
-
-fn country(field: &'static str, code: &str) -> Result<()> {
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(
-            field,
-            "must be a two-letter ISO 3166 country code such as DE",
-        ))
-    }
 }
 
 /// `base`, or `base-2`, `base-3`, … whichever is free first.

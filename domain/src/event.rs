@@ -1,8 +1,10 @@
 //! Facts: what happened. Events are the only thing written to the log; the state is their fold.
 
+use crate::account::{Address, NewAccount, PasswordHash};
 use crate::activity::{ActivityDetails, ActivityKind};
+use crate::actor::Role;
 use crate::catalog::{Product, ProductChanges};
-use crate::ids::ProductId;
+use crate::ids::{AccountId, AddressId, ProductId};
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -24,6 +26,43 @@ pub enum Event {
         changes: ProductChanges,
         at: DateTime<Utc>,
     },
+    #[serde(rename = "account.registered")]
+    AccountRegistered {
+        account: NewAccount,
+        at: DateTime<Utc>,
+    },
+    /// The only event that carries a credential. It travels on the `credentials` topic, which
+    /// never reaches the lake.
+    #[serde(rename = "password.set")]
+    PasswordSet {
+        account: AccountId,
+        password_hash: PasswordHash,
+        /// Signs the account out everywhere (a reset, or a change the person asked for).
+        revoke_sessions: bool,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "account.banned")]
+    AccountBanned {
+        id: AccountId,
+        reason: String,
+        by: Option<AccountId>,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "account.unbanned")]
+    AccountUnbanned { id: AccountId, at: DateTime<Utc> },
+    #[serde(rename = "account.role_changed")]
+    AccountRoleChanged {
+        id: AccountId,
+        role: Role,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "address.added")]
+    AddressAdded {
+        account: AccountId,
+        address: Address,
+    },
+    #[serde(rename = "address.removed")]
+    AddressRemoved { account: AccountId, id: AddressId },
     #[serde(rename = "product_view")]
     ProductView(ActivityDetails),
     #[serde(rename = "add_to_cart")]
@@ -38,8 +77,15 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 16] = [
         "site.configured",
+        "account.registered",
+        "password.set",
+        "account.banned",
+        "account.unbanned",
+        "account.role_changed",
+        "address.added",
+        "address.removed",
         "shop.created",
         "product.created",
         "product.updated",
@@ -72,6 +118,11 @@ impl Event {
         }
     }
 
+    /// Whether this event carries a credential, and so must never reach the lake.
+    pub fn is_credential(&self) -> bool {
+        matches!(self, Event::PasswordSet { .. })
+    }
+
     /// The event kind as written in the envelope.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -79,6 +130,13 @@ impl Event {
             Event::ShopCreated(_) => "shop.created",
             Event::ProductCreated(_) => "product.created",
             Event::ProductUpdated { .. } => "product.updated",
+            Event::AccountRegistered { .. } => "account.registered",
+            Event::PasswordSet { .. } => "password.set",
+            Event::AccountBanned { .. } => "account.banned",
+            Event::AccountUnbanned { .. } => "account.unbanned",
+            Event::AccountRoleChanged { .. } => "account.role_changed",
+            Event::AddressAdded { .. } => "address.added",
+            Event::AddressRemoved { .. } => "address.removed",
             other => other
                 .as_activity()
                 .map(|(kind, _)| kind.as_str())
@@ -94,6 +152,13 @@ impl Event {
             Event::ShopCreated(shop) => Some(shop.id.to_string()),
             Event::ProductCreated(product) => Some(product.id.to_string()),
             Event::ProductUpdated { id, .. } => Some(id.to_string()),
+            Event::AccountRegistered { account, .. } => Some(account.id.to_string()),
+            Event::PasswordSet { account, .. }
+            | Event::AddressAdded { account, .. }
+            | Event::AddressRemoved { account, .. } => Some(account.to_string()),
+            Event::AccountBanned { id, .. }
+            | Event::AccountUnbanned { id, .. }
+            | Event::AccountRoleChanged { id, .. } => Some(id.to_string()),
             _ => None,
         }
     }

@@ -60,3 +60,7 @@ id_type!(
     /// One event in the log (UUIDv7, so ids sort by time).
     EventId
 );
+id_type!(
+    /// A shopper's saved delivery address.
+    AddressId
+);

@@ -15,6 +15,7 @@
 //! for event in &events { state.apply(event); }
 //! ```
 
+mod account;
 mod activity;
 mod actor;
 mod catalog;
@@ -28,7 +29,12 @@ mod shop;
 mod site;
 mod slug;
 mod state;
+mod validate;
 
+pub use account::{
+    Account, AccountCommand, Address, Ban, Credential, NewAccount, PasswordHash,
+    check_registration, normalize_email,
+};
 pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device};
 pub use actor::{Actor, Role};
 pub use catalog::{NewProduct, Product, ProductChanges, ProductStatus};
@@ -36,7 +42,7 @@ pub use command::{Command, Context};
 pub use decide::decide;
 pub use error::DomainError;
 pub use event::Event;
-pub use ids::{AccountId, EventId, ProductId, SessionId, ShopId};
+pub use ids::{AccountId, AddressId, EventId, ProductId, SessionId, ShopId};
 pub use money::{Currency, Money};
 pub use shop::{NewShop, Shop};
 pub use site::{Category, SiteConfig, Subcategory};

@@ -1,8 +1,9 @@
 //! The state every decision is made against, and the fold that builds it from events.
 
+use crate::account::{Account, Credential};
 use crate::catalog::Product;
 use crate::event::Event;
-use crate::ids::{ProductId, ShopId};
+use crate::ids::{AccountId, ProductId, ShopId};
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use imbl::{OrdMap, OrdSet};
@@ -18,6 +19,11 @@ pub struct State {
     pub shop_slugs: OrdSet<String>,
     /// Products per shop, newest last.
     pub shop_products: OrdMap<ShopId, imbl::Vector<ProductId>>,
+    pub accounts: OrdMap<AccountId, Account>,
+    /// Normalized e-mail → account.
+    pub account_emails: OrdMap<String, AccountId>,
+    /// Password hashes and session epochs, from the `credentials` topic only.
+    pub credentials: OrdMap<AccountId, Credential>,
 }
 
 impl State {
@@ -62,6 +68,13 @@ impl State {
                     product.updated_at = *at;
                 }
             }
+            Event::AccountRegistered { .. }
+            | Event::PasswordSet { .. }
+            | Event::AccountBanned { .. }
+            | Event::AccountUnbanned { .. }
+            | Event::AccountRoleChanged { .. }
+            | Event::AddressAdded { .. }
+            | Event::AddressRemoved { .. } => self.apply_account(event),
             // Activity is history, not state: it lives in the lakehouse.
             Event::ProductView(_)
             | Event::AddToCart(_)
@@ -69,6 +82,11 @@ impl State {
             | Event::ShopVisit(_)
             | Event::Search(_) => {}
         }
+    }
+
+    /// The shop a seller owns, if any.
+    pub fn shop_of(&self, seller: AccountId) -> Option<&Shop> {
+        self.shops.values().find(|s| s.owner == Some(seller))
     }
 
     pub fn product_by_slug(&self, slug: &str) -> Option<&Product> {

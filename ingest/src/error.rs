@@ -45,6 +45,8 @@ pub enum Error {
     },
     #[error("there is no partition {0} in this log")]
     NoSuchPartition(String),
+    #[error("topic '{0}' holds credentials and is never copied to the lake")]
+    PrivateTopic(crate::Topic),
     #[error("the log has shut down")]
     Closed,
     /// A remote log engine (Fluvio) failed or could not be reached.

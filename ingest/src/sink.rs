@@ -205,7 +205,7 @@ impl LakeSink {
     /// back-off; anything else stops the sink with the error, so the failure is visible.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) -> Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
-        for at in Topic::ALL
+        for at in Topic::LAKE
             .into_iter()
             .flat_map(|t| self.log.partitions_of(t))
         {
@@ -312,13 +312,16 @@ impl LakeSink {
 
     /// Catches up every topic.
     pub async fn catch_up_all(&self) -> Result<()> {
-        for topic in Topic::ALL {
+        for topic in Topic::LAKE {
             self.catch_up(topic).await?;
         }
         Ok(())
     }
 
     async fn open(&self, at: TopicPartition) -> Result<PartitionState> {
+        if !at.topic.reaches_lake() {
+            return Err(Error::PrivateTopic(at.topic));
+        }
         let table = self
             .lake
             .open_or_create(&bronze_table(at.topic), bronze_schema(), &["date"])

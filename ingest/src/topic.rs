@@ -15,16 +15,34 @@ pub enum Topic {
     Notifications,
     /// Log lines of every component and browser. Keyed by source.
     Logs,
+    /// Password hashes (`password.set`). Keyed by account. Never copied to the lake, so no
+    /// credential can reach a table, the SQL explorer or an analyst.
+    Credentials,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
+        Topic::Commerce,
+        Topic::Activity,
+        Topic::Chat,
+        Topic::Notifications,
+        Topic::Logs,
+        Topic::Credentials,
+    ];
+
+    /// The topics the lake sink copies into bronze tables: every topic but `credentials`.
+    pub const LAKE: [Topic; 5] = [
         Topic::Commerce,
         Topic::Activity,
         Topic::Chat,
         Topic::Notifications,
         Topic::Logs,
     ];
+
+    /// Whether the lake sink copies this topic.
+    pub fn reaches_lake(&self) -> bool {
+        Topic::LAKE.contains(self)
+    }
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -33,6 +51,7 @@ impl Topic {
             Topic::Chat => "chat",
             Topic::Notifications => "notifications",
             Topic::Logs => "logs",
+            Topic::Credentials => "credentials",
         }
     }
 
@@ -40,6 +59,8 @@ impl Topic {
     pub fn of(event: &Event) -> Topic {
         if event.as_activity().is_some() {
             Topic::Activity
+        } else if event.is_credential() {
+            Topic::Credentials
         } else {
             Topic::Commerce
         }

@@ -3,9 +3,13 @@
 //! cannot drift apart (a test checks it anyway).
 
 mod activity;
+mod admin_accounts;
+mod auth;
 mod health;
+mod me;
 mod metrics;
 mod products;
+mod seller;
 mod site;
 
 use crate::app::AppState;
@@ -19,10 +23,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Marketplace API", description = "The JSON API of the marketplace: catalog, activity and health."),
+    info(title = "Marketplace API", description = "The JSON API of the marketplace: accounts, catalog, activity and health."),
     tags(
         (name = "catalog", description = "The site, categories and products"),
         (name = "engagement", description = "What shoppers do"),
+        (name = "accounts", description = "Sign-up, sign-in, sessions, passwords and the signed-in account"),
+        (name = "seller", description = "What sellers do with their shop"),
+        (name = "admin", description = "What admins do: accounts, bans, admins, analysts, mail"),
         (name = "operations", description = "Health of the service and its workers"),
     )
 )]
@@ -34,6 +41,31 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(products::list_products))
         .routes(routes!(products::get_product))
         .routes(routes!(activity::record_activity))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::resend))
+        .routes(routes!(auth::verify))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::forgot))
+        .routes(routes!(auth::verify_reset))
+        .routes(routes!(auth::reset))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(me::me))
+        .routes(routes!(me::list_addresses, me::add_address))
+        .routes(routes!(me::remove_address))
+        .routes(routes!(seller::open_shop, seller::my_shop))
+        .routes(routes!(admin_accounts::list_users))
+        .routes(routes!(admin_accounts::ban, admin_accounts::unban))
+        .routes(routes!(
+            admin_accounts::list_admins,
+            admin_accounts::promote
+        ))
+        .routes(routes!(
+            admin_accounts::list_analysts,
+            admin_accounts::create_analyst
+        ))
+        .routes(routes!(admin_accounts::outbox))
         .routes(routes!(health::health))
         .routes(routes!(metrics::metrics))
 }
