@@ -4,9 +4,9 @@
 use anyhow::Context as _;
 use chrono::{Duration, Utc};
 use domain::{
-    ActivityDetails, ActivityKind, Actor, Category, ClientContext, Command, Currency, Device,
-    Money, NewProduct, NewShop, ProductId, ProductStatus, SessionId, ShopId, SiteConfig,
-    Subcategory,
+    AccountCommand, AccountId, ActivityDetails, ActivityKind, Actor, Category, ClientContext,
+    Command, Currency, Device, Money, NewAccount, NewProduct, NewShop, ProductId, ProductStatus,
+    Role, SessionId, ShopId, SiteConfig, Subcategory,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -309,9 +309,18 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
         let (country, _) = COUNTRIES[i % COUNTRIES.len()];
         let name = SHOP_WORDS[i % SHOP_WORDS.len()].to_string()
             + if i >= SHOP_WORDS.len() { " II" } else { "" };
+        let opened = history_start - Duration::days(rng.random_range(1..30));
+        let seller = demo_account(
+            app,
+            &format!("seller{}@{DEMO_DOMAIN}", i + 1),
+            &format!("{} Seller", SHOP_WORDS[i % SHOP_WORDS.len()]),
+            Role::Seller,
+            opened - Duration::days(1),
+        )
+        .await?;
         let shop = NewShop {
             id: shop_id,
-            owner: None,
+            owner: Some(seller),
             bio: format!(
                 "{name} is an independent {} shop based in {}. Small batches, shipped with care.",
                 category_name.to_lowercase(),
@@ -321,7 +330,6 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
             category: category.to_string(),
             country: country.to_string(),
         };
-        let opened = history_start - Duration::days(rng.random_range(1..30));
         app.execute_at(Actor::System, Command::CreateShop(shop), opened)
             .await
             .context("opening a demo shop")?;
@@ -508,6 +516,67 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
         options.activity
     );
     Ok(())
+}
+
+/// The password of every demo account (printed by `serve --demo`).
+pub const DEMO_PASSWORD: &str = "demo-password";
+const DEMO_DOMAIN: &str = "demo.test";
+
+/// Opens a demo account unless its e-mail is taken; returns its id either way.
+async fn demo_account(
+    app: &api::AppState,
+    email: &str,
+    name: &str,
+    role: Role,
+    at: chrono::DateTime<Utc>,
+) -> anyhow::Result<AccountId> {
+    if let Some(existing) = app.state().account_by_email(email) {
+        return Ok(existing.id);
+    }
+    let id = AccountId(uuid::Uuid::now_v7());
+    let password_hash = api::auth::password::hash(DEMO_PASSWORD).await?;
+    let account = NewAccount {
+        id,
+        email: email.to_string(),
+        name: name.to_string(),
+        role,
+        phone: None,
+        country: None,
+    };
+    app.execute_at(
+        Actor::System,
+        Command::Account(AccountCommand::Register {
+            account,
+            password_hash,
+        }),
+        at,
+    )
+    .await
+    .with_context(|| format!("opening the demo account {email}"))?;
+    Ok(id)
+}
+
+/// The demo's admin, analyst and shopper (sellers come with their shops). Idempotent; returns
+/// every demo account as (role, e-mail), to print.
+pub async fn seed_accounts(app: &api::AppState) -> anyhow::Result<Vec<(String, String)>> {
+    let at = Utc::now() - Duration::days(60);
+    for (local, name, role) in [
+        ("admin", "Demo Admin", Role::Admin),
+        ("analyst", "Demo Analyst", Role::Analyst),
+        ("shopper", "Demo Shopper", Role::Shopper),
+    ] {
+        demo_account(app, &format!("{local}@{DEMO_DOMAIN}"), name, role, at).await?;
+    }
+    let state = app.state();
+    let mut accounts: Vec<(String, String)> = state
+        .accounts
+        .values()
+        .filter(|a| a.email.ends_with(&format!("@{DEMO_DOMAIN}")))
+        .map(|a| (api::role_name(a.role).to_string(), a.email.clone()))
+        .collect();
+    accounts
+        .sort_by_key(|(role, email)| (role != "admin", role.clone(), email.len(), email.clone()));
+    Ok(accounts)
 }
 
 /// Copies the log into the lakehouse and runs every pipeline once, so `marketplace sql` sees it all.

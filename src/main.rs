@@ -1,5 +1,6 @@
 //! `marketplace`: the one binary. Parses arguments and wires the crates together; nothing else.
 
+mod admin;
 mod bench;
 mod demo;
 mod lake;
@@ -50,6 +51,29 @@ struct Cli {
         default_value = ""
     )]
     log_partitions: ingest::Partitions,
+    /// Redis for OTPs, sessions and rate limits (e.g. `redis://127.0.0.1:6379/0`); in-process
+    /// (sessions end when the process stops) when not given.
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    redis_url: Option<String>,
+    /// An SMTP server for mail (e.g. `smtp://user:pass@mail.example.com:587?tls=required`);
+    /// `.eml` files in `<data dir>/outbox` when not given.
+    #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The sender of the marketplace's mail.
+    #[arg(long, env = "MARKETPLACE_MAIL_FROM", global = true)]
+    mail_from: Option<String>,
+    /// The key access tokens are signed with (at least 32 characters); a key file under the data
+    /// dir, made on first start, when not given.
+    #[arg(
+        long,
+        env = "MARKETPLACE_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    jwt_secret: Option<String>,
+    /// Mark cookies `Secure` (default: on unless listening on a loopback address).
+    #[arg(long, env = "MARKETPLACE_SECURE_COOKIES", global = true)]
+    secure_cookies: Option<bool>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -82,6 +106,9 @@ enum Cmd {
     /// Look after the lakehouse's tables: history, optimize, vacuum, checkpoint, restore.
     #[command(subcommand)]
     Lake(lake::LakeCmd),
+    /// Manage accounts from the command line (create the first admin).
+    #[command(subcommand)]
+    Admin(admin::AdminCmd),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -127,6 +154,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.log = cli.log;
     config.lake = cli.lake;
     config.log_partitions = cli.log_partitions;
+    config.redis_url = cli.redis_url;
+    config.smtp_url = cli.smtp_url;
+    config.jwt_secret = cli.jwt_secret;
+    if let Some(from) = cli.mail_from {
+        config.mail_from = from;
+    }
+    config.secure_cookies = cli.secure_cookies.unwrap_or(!cli.addr.ip().is_loopback());
     match cli.command {
         Cmd::Serve { demo } => {
             init_tracing(&format!("info,{QUIET_LIBRARIES}"));
@@ -139,9 +173,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("starting the marketplace")?;
             demo::seed(&app, &options).await?;
+            let accounts = demo::seed_accounts(&app).await?;
+            eprintln!(
+                "Demo accounts: {} (password `{}`).",
+                accounts.len(),
+                demo::DEMO_PASSWORD
+            );
             demo::bring_lake_up_to_date(&app).await?;
             app.shutdown().await;
             Ok(())
+        }
+        Cmd::Admin(command) => {
+            init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
+            config.background_workers = false;
+            let app = api::App::start(config)
+                .await
+                .context("opening the marketplace")?;
+            let result = admin::run(command, &app).await;
+            app.shutdown().await;
+            result
         }
         Cmd::Lake(command) => {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
@@ -193,6 +243,11 @@ async fn serve(config: api::Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         demo::seed(&app, &demo::DemoOptions::default()).await?;
     }
+    let demo_accounts = if demo {
+        demo::seed_accounts(&app).await?
+    } else {
+        Vec::new()
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -200,10 +255,25 @@ async fn serve(config: api::Config, demo: bool) -> anyhow::Result<()> {
     println!(
         "Marketplace running at http://{addr}/  (seller: /seller, admin: /admin, API docs: /api/docs)"
     );
+    if !demo_accounts.is_empty() {
+        println!("Demo accounts (password `{}`):", demo::DEMO_PASSWORD);
+        for (role, email) in &demo_accounts {
+            println!("  {role:<8} {email}");
+        }
+    }
+    if app.outbox.is_some() {
+        println!(
+            "Mail goes to {} (listed at /admin/outbox); set SMTP_URL to send it.",
+            app.config.outbox_dir().display()
+        );
+    }
     println!("Data in {}; press Ctrl-C to stop.", data_dir.display());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down: finishing the batch in hand and the lake commit in flight");
     app.shutdown().await;
     Ok(())

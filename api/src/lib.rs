@@ -38,4 +38,7 @@ pub use error::ApiError;
 pub use health::{Health, WorkerState};
 pub use request::{ClientAddr, Visitor, client_context};
 pub use routes::{openapi, router};
-pub use views::{MoneyView, Page, ProductFilter, ProductSort, ProductView, ShopView, SiteView};
+pub use views::{
+    AccountView, MoneyView, Page, ProductFilter, ProductSort, ProductView, ShopView, SiteView,
+    role_name,
+};

@@ -714,7 +714,7 @@ mod tests {
             country: "DE".into(),
             is_default,
         };
-        
+
         let (mine, theirs) = (as_account(&state, 1), as_account(&state, 2));
         let add = |n, d| AccountCommand::AddAddress {
             account: me,

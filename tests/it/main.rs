@@ -1,6 +1,7 @@
 //! End-to-end tests of the whole marketplace: the router, the command path, the real log and the
 //! real Delta lake in a temporary directory.
 
+mod accounts;
 mod api_contract;
 mod dataflow;
 mod python_readers;

@@ -208,3 +208,75 @@ pub struct Catalog {
     pub book: ProductId,
     pub draft: ProductId,
 }
+
+/// A signed-in account for tests: its id, e-mail and bearer token.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: domain::AccountId,
+    pub token: String,
+}
+
+pub const PASSWORD: &str = "a long test password";
+
+impl TestApp {
+    /// Opens an account directly (as the system) and signs it in through the API.
+    pub async fn user(&self, email: &str, role: domain::Role) -> User {
+        let account = api::auth::flows::create_account(
+            &self.app,
+            Actor::System,
+            "Test Person",
+            email,
+            role,
+            PASSWORD,
+        )
+        .await
+        .expect("the account opens");
+        let login = self
+            .post_json(
+                "/api/auth/login",
+                serde_json::json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        User {
+            id: account.id,
+            token: login.json()["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Sends `method uri` with an optional JSON body and bearer token.
+    pub async fn call(
+        &self,
+        method: axum::http::Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.request(request.unwrap()).await
+    }
+
+    /// The newest code mailed to `email` (read from the outbox, as a person would).
+    pub fn mailed_code(&self, email: &str) -> String {
+        let outbox = self.app.outbox.as_ref().expect("mail goes to the outbox");
+        let letters = outbox.list(Some(email), 1).expect("the outbox reads");
+        let letter = letters
+            .first()
+            .unwrap_or_else(|| panic!("no mail to {email}"));
+        letter
+            .subject
+            .split_whitespace()
+            .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or_else(|| panic!("no code in '{}'", letter.subject))
+            .to_string()
+    }
+}

@@ -491,3 +491,41 @@ pub async fn resend_sign_up_code(
         .await?;
     Ok(())
 }
+
+/// Opens an account directly, without an e-mailed code: for `marketplace admin create` (actor
+/// `System`), analysts created by an admin, and the demo. The domain decides who may open which
+/// role.
+pub async fn create_account(
+    app: &AppState,
+    actor: Actor,
+    name: &str,
+    email: &str,
+    role: Role,
+    password: &str,
+) -> Result<Account, ApiError> {
+    let email = normalized(email)?;
+    password::check_rules("password", password, Some(&email))?;
+    let id = AccountId(uuid::Uuid::now_v7());
+    let password_hash = password::hash(password).await?;
+    let account = NewAccount {
+        id,
+        email,
+        name: name.to_string(),
+        role,
+        phone: None,
+        country: None,
+    };
+    app.execute(
+        actor,
+        Command::Account(AccountCommand::Register {
+            account,
+            password_hash,
+        }),
+    )
+    .await?;
+    app.state()
+        .accounts
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("a new account is missing from the state".into()))
+}

@@ -25,7 +25,13 @@ impl RedisKv {
     /// Connects (failing at once if Redis cannot be reached). Keys are stored under `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> KvResult<RedisKv> {
         let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client).await?;
+        // A request waits at most 2 s for Redis, and a lost connection is retried a few times
+        // (with back-off) before a request fails with 503.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(3)
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let connection = ConnectionManager::new_with_config(client, config).await?;
         Ok(RedisKv {
             connection,
             prefix: prefix.to_string(),

@@ -2,14 +2,14 @@
 //! look after accounts.
 
 use crate::app::AppState;
-use crate::auth::{Admin, password};
+use crate::auth::{Admin, flows};
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{AccountView, Page, role_name};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use domain::{AccountCommand, AccountId, Command, NewAccount, Role};
+use domain::{AccountCommand, AccountId, Command, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -215,26 +215,16 @@ pub(super) async fn create_analyst(
     body: Result<Json<NewAnalyst>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AccountView>), ApiError> {
     let Json(new) = body?;
-    password::check_rules("password", &new.password, Some(&new.email))?;
-    let id = AccountId(uuid::Uuid::now_v7());
-    let password_hash = password::hash(&new.password).await?;
-    let account = NewAccount {
-        id,
-        email: new.email,
-        name: new.name,
-        role: Role::Analyst,
-        phone: None,
-        country: None,
-    };
-    app.execute(
+    let account = flows::create_account(
+        &app,
         admin.actor(),
-        Command::Account(AccountCommand::Register {
-            account,
-            password_hash,
-        }),
+        &new.name,
+        &new.email,
+        Role::Analyst,
+        &new.password,
     )
     .await?;
-    Ok((StatusCode::CREATED, account_view(&app, id)?))
+    Ok((StatusCode::CREATED, account_view(&app, account.id)?))
 }
 
 /// A letter in the outbox (embedded mail).
