@@ -87,6 +87,27 @@ impl ApiError {
         }
     }
 
+    /// What a person may be told: the message for a 4xx, a generic sentence for a 5xx.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => {
+                "the service is temporarily unavailable; try again shortly".to_string()
+            }
+            e if e.status().is_server_error() => {
+                "something went wrong on our side; it has been logged".to_string()
+            }
+            e => e.to_string(),
+        }
+    }
+
+    /// The field errors of a 422, by field name.
+    pub fn field_errors(&self) -> BTreeMap<String, String> {
+        match self {
+            ApiError::Invalid { fields, .. } => fields.clone(),
+            _ => BTreeMap::new(),
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError::Unauthorized {
             code: "unauthorized",
@@ -171,17 +192,10 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "request failed");
-            match self {
-                ApiError::Unavailable(_) => {
-                    "the service is temporarily unavailable; try again shortly".to_string()
-                }
-                _ => "something went wrong on our side; it has been logged".to_string(),
-            }
-        } else {
-            self.to_string()
-        };
+        }
+        let message = self.public_message();
         let code = self.code().to_string();
         let retry_after = match &self {
             ApiError::TooManyRequests {

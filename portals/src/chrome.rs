@@ -1,21 +1,78 @@
-//! What every page's frame shows: the site name and which portal this is.
+//! What every page's frame shows: the site name, which portal this is, and who is signed in.
 
+use crate::session::Viewer;
 use domain::State;
+
+/// The signed-in person, as the header shows them.
+pub struct UserChip {
+    pub name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub initials: String,
+}
 
 pub struct Chrome {
     pub site_name: String,
     pub site_initial: String,
     /// `shop`, `seller` or `admin`: picks the accent colour and the active nav link.
     pub portal: &'static str,
+    pub user: Option<UserChip>,
+    /// The token the page's forms post back (the sign-out form included).
+    pub csrf: String,
+    /// The session looks expired: the page's script tries one refresh.
+    pub stale: bool,
+    /// The admin section this page belongs to (`dashboard`, `users`, …), for the sub-navigation.
+    pub section: &'static str,
 }
 
 impl Chrome {
+    /// The frame for someone not known to be signed in (error pages of the API's fallback).
     pub fn new(state: &State, portal: &'static str) -> Chrome {
         let site_name = state.site.name.clone();
         Chrome {
             site_initial: initials(&site_name, 1),
             site_name,
             portal,
+            user: None,
+            csrf: String::new(),
+            stale: false,
+            section: "",
+        }
+    }
+
+    /// The frame for `viewer`.
+    pub fn with(state: &State, portal: &'static str, viewer: &Viewer) -> Chrome {
+        let mut chrome = Chrome::new(state, portal);
+        chrome.user = viewer.principal().map(|p| UserChip {
+            initials: initials(&p.account.name, 2),
+            name: p.account.name.clone(),
+            email: p.account.email.clone(),
+            role: api::role_name(p.account.role),
+        });
+        chrome.csrf = viewer.csrf.clone();
+        chrome.stale = viewer.stale;
+        chrome
+    }
+
+    /// The same frame, marked as belonging to an admin section.
+    pub fn in_section(mut self, section: &'static str) -> Chrome {
+        self.section = section;
+        self
+    }
+
+    /// Where this portal's sign-in lives.
+    pub fn login_href(&self) -> String {
+        match self.portal {
+            "shop" => "/login".into(),
+            other => format!("/{other}/login"),
+        }
+    }
+
+    pub fn signup_href(&self) -> Option<String> {
+        match self.portal {
+            "shop" => Some("/signup".into()),
+            "seller" => Some("/seller/signup".into()),
+            _ => None,
         }
     }
 }

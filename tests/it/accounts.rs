@@ -297,6 +297,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
                 .id,
             Role::Admin,
             0,
+            "family",
         )
         .unwrap();
     let refused = t.call(Method::GET, "/api/me", Some(&foreign), None).await;

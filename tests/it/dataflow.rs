@@ -101,8 +101,14 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         .await,
         1
     );
-    // ... and the admin page shows it.
-    let admin = t.get("/admin").await;
+    // ... and the admin page shows it, to admins only.
+    let anonymous = t.get("/admin").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.headers["location"], "/admin/login?next=/admin");
+    let root = t.user("root@example.com", domain::Role::Admin).await;
+    let admin = t
+        .call(axum::http::Method::GET, "/admin", Some(&root.token), None)
+        .await;
     assert_eq!(admin.status, StatusCode::OK);
     assert!(
         admin.body.contains("Blue &#60;b&#62;Mug&#60;/b&#62;")
@@ -116,7 +122,10 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
     );
 
     // The seller page lists the shop's products, drafts included.
-    let seller = t.get(&format!("/seller/shops/{}", catalog.shop)).await;
+    let token = t.sign_in(crate::support::CATALOG_SELLER).await;
+    let seller = t
+        .call(axum::http::Method::GET, "/seller", Some(&token), None)
+        .await;
     assert!(seller.body.contains("Secret Prototype") && seller.body.contains("draft"));
 
     let commerce_end = t.app.log.records_in(Topic::Commerce);

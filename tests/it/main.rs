@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api_contract;
+mod browser;
 mod dataflow;
 mod python_readers;
 mod support;

@@ -154,10 +154,20 @@ impl TestApp {
             .execute(Actor::System, Command::ConfigureSite(site))
             .await
             .unwrap();
+        let seller = api::auth::flows::create_account(
+            &self.app,
+            Actor::System,
+            "Clay Seller",
+            CATALOG_SELLER,
+            domain::Role::Seller,
+            PASSWORD,
+        )
+        .await
+        .expect("the seller's account opens");
         let shop = ShopId(uuid::Uuid::now_v7());
         let new_shop = NewShop {
             id: shop,
-            owner: None,
+            owner: Some(seller.id),
             name: "Clay & Co".into(),
             bio: "Stoneware".into(),
             category: "kitchen".into(),
@@ -202,6 +212,9 @@ impl TestApp {
     }
 }
 
+/// The e-mail of the seller who owns the seeded shop (password [`PASSWORD`]).
+pub const CATALOG_SELLER: &str = "clay-seller@example.com";
+
 pub struct Catalog {
     pub shop: ShopId,
     pub mug: ProductId,
@@ -219,6 +232,18 @@ pub struct User {
 pub const PASSWORD: &str = "a long test password";
 
 impl TestApp {
+    /// Signs an existing account in through the API; returns its bearer token.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let login = self
+            .post_json(
+                "/api/auth/login",
+                serde_json::json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        login.json()["access_token"].as_str().unwrap().to_string()
+    }
+
     /// Opens an account directly (as the system) and signs it in through the API.
     pub async fn user(&self, email: &str, role: domain::Role) -> User {
         let account = api::auth::flows::create_account(

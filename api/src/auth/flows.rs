@@ -55,18 +55,20 @@ fn normalized(email: &str) -> Result<String, ApiError> {
 async fn session(
     app: &AppState,
     account: Account,
-    refresh_token: Option<String>,
+    refresh: Option<(String, String)>,
 ) -> Result<SignedIn, ApiError> {
     let epoch = app
         .state()
         .credentials
         .get(&account.id)
         .map_or(0, |c| c.epoch);
-    let access_token = app.tokens.access_token(account.id, account.role, epoch)?;
-    let refresh_token = match refresh_token {
-        Some(token) => token,
+    let (family, refresh_token) = match refresh {
+        Some(existing) => existing,
         None => tokens::new_family(app.kv.as_ref(), account.id, epoch).await?,
     };
+    let access_token = app
+        .tokens
+        .access_token(account.id, account.role, epoch, &family)?;
     Ok(SignedIn {
         account,
         access_token,
@@ -202,13 +204,13 @@ pub async fn finish_sign_up(
     session(app, account, None).await
 }
 
-/// Signs in with e-mail and password. `expected` is the portal's role (seller and shopper
-/// sign-ins are separate flows); the API passes `None`.
+/// Signs in with e-mail and password. `allowed` are the roles the portal signs in (seller and shopper
+/// sign-ins are separate flows); empty allows every role.
 pub async fn sign_in(
     app: &AppState,
     email: &str,
     password: &str,
-    expected: Option<Role>,
+    allowed: &[Role],
     client: &str,
 ) -> Result<SignedIn, ApiError> {
     let limits = app.config.auth_limits;
@@ -234,9 +236,7 @@ pub async fn sign_in(
     if let Some(ban) = &account.banned {
         return Err(ApiError::Banned(ban.reason.clone()));
     }
-    if let Some(expected) = expected
-        && expected != account.role
-    {
+    if !allowed.is_empty() && !allowed.contains(&account.role) {
         return Err(ApiError::Forbidden(format!(
             "this is {} account; use the {} sign-in",
             article(account.role),
@@ -292,13 +292,21 @@ pub async fn refresh(app: &AppState, refresh_token: &str) -> Result<SignedIn, Ap
         tokens::revoke(app.kv.as_ref(), &next).await?;
         return Err(ApiError::Banned(ban.reason.clone()));
     }
-    session(app, account, Some(next)).await
+    session(app, account, Some((record.family, next))).await
 }
 
-/// Ends the session of `refresh_token`.
-pub async fn sign_out(app: &AppState, refresh_token: Option<&str>) -> Result<(), ApiError> {
+/// Ends a session: the family of `refresh_token`, or of the access token's `fam` claim (which
+/// still works after the access token has expired).
+pub async fn sign_out(
+    app: &AppState,
+    refresh_token: Option<&str>,
+    access_token: Option<&str>,
+) -> Result<(), ApiError> {
     if let Some(token) = refresh_token {
         tokens::revoke(app.kv.as_ref(), token).await?;
+    }
+    if let Some(claims) = access_token.and_then(|t| app.tokens.claims_even_if_expired(t)) {
+        tokens::revoke_family(app.kv.as_ref(), &claims.fam).await?;
     }
     Ok(())
 }

@@ -25,6 +25,8 @@ pub struct Claims {
     pub role: Role,
     /// The account's session epoch when issued; a password reset moves it on.
     pub ep: u32,
+    /// The refresh-token family of this session, so signing out can end it.
+    pub fam: String,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -57,18 +59,30 @@ impl TokenKeys {
         account: AccountId,
         role: Role,
         epoch: u32,
+        family: &str,
     ) -> Result<String, ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: account.0,
             role,
             ep: epoch,
+            fam: family.to_string(),
             iat: now,
             exp: now + ACCESS_TTL.as_secs() as i64,
             iss: ISSUER.into(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+    }
+
+    /// The claims of a token signed with this key, expired or not: for signing out, which must
+    /// work after the access token has lapsed.
+    pub fn claims_even_if_expired(&self, token: &str) -> Option<Claims> {
+        let mut validation = self.validation.clone();
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     /// The claims of a valid, unexpired token signed with this key.
@@ -124,24 +138,28 @@ fn family_key(family: &str) -> String {
     format!("refresh-family:{family}")
 }
 
-/// Starts a new family (a sign-in) and returns its first token.
+/// Starts a new family (a sign-in); returns the family id and its first token.
 pub async fn new_family(
     kv: &dyn KeyValue,
     account: AccountId,
     epoch: u32,
-) -> Result<String, ApiError> {
+) -> Result<(String, String), ApiError> {
     let family = random_token();
     kv.set(&family_key(&family), &account.to_string(), REFRESH_TTL)
         .await?;
-    issue(
-        kv,
-        RefreshRecord {
-            account,
-            family,
-            epoch,
-        },
-    )
-    .await
+    let record = RefreshRecord {
+        account,
+        family: family.clone(),
+        epoch,
+    };
+    let token = issue(kv, record).await?;
+    Ok((family, token))
+}
+
+/// Ends a family: none of its refresh tokens works any more.
+pub async fn revoke_family(kv: &dyn KeyValue, family: &str) -> Result<(), ApiError> {
+    kv.delete(&family_key(family)).await?;
+    Ok(())
 }
 
 async fn issue(kv: &dyn KeyValue, record: RefreshRecord) -> Result<String, ApiError> {
@@ -213,7 +231,9 @@ mod tests {
     #[test]
     fn access_tokens_verify_and_forgeries_do_not() {
         let account = AccountId(uuid::Uuid::from_u128(7));
-        let token = keys().access_token(account, Role::Seller, 3).unwrap();
+        let token = keys()
+            .access_token(account, Role::Seller, 3, "fam")
+            .unwrap();
         let claims = keys().verify(&token).unwrap();
         assert_eq!(
             (claims.sub, claims.role, claims.ep),
@@ -270,7 +290,7 @@ mod tests {
     async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         let kv = MemoryKv::new();
         let account = AccountId(uuid::Uuid::from_u128(7));
-        let first = new_family(&kv, account, 0).await.unwrap();
+        let (_, first) = new_family(&kv, account, 0).await.unwrap();
         let (record, second) = rotate(&kv, &first).await.unwrap();
         assert_eq!(record.account, account);
         let (_, third) = rotate(&kv, &second).await.unwrap();
@@ -281,10 +301,16 @@ mod tests {
         assert!(rotate(&kv, "made-up").await.is_err());
 
         // Sign-out ends a family.
-        let token = new_family(&kv, account, 0).await.unwrap();
+        let (family, token) = new_family(&kv, account, 0).await.unwrap();
         let (_, next) = rotate(&kv, &token).await.unwrap();
         revoke(&kv, &next).await.unwrap();
         assert!(rotate(&kv, &next).await.is_err());
         revoke(&kv, &next).await.unwrap();
+
+        // So does revoking it by id (signing out with the access token's `fam`).
+        let (family2, token) = new_family(&kv, account, 0).await.unwrap();
+        assert_ne!(family, family2);
+        revoke_family(&kv, &family2).await.unwrap();
+        assert!(rotate(&kv, &token).await.is_err());
     }
 }

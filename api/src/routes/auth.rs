@@ -139,7 +139,7 @@ pub(super) async fn login(
         &app,
         &request.email,
         &request.password,
-        request.role,
+        request.role.as_slice(),
         &client,
     )
     .await?;
@@ -200,7 +200,13 @@ pub(super) async fn logout(
     body: Option<Json<RefreshRequest>>,
 ) -> Result<(StatusCode, CookieJar), ApiError> {
     let token = refresh_token(&jar, &headers, body.map(|Json(b)| b))?;
-    flows::sign_out(&app, token.as_deref()).await?;
+    let access = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| jar.get(auth::ACCESS_COOKIE).map(|c| c.value().to_string()));
+    flows::sign_out(&app, token.as_deref(), access.as_deref()).await?;
     Ok((StatusCode::NO_CONTENT, auth::clear_session(jar)))
 }
 

@@ -1,10 +1,12 @@
 //! The admin portal: figures from the gold tables and the state of the dataflow.
 
 use crate::chrome::Chrome;
+use crate::session::{Portal, Viewer};
 use api::{AppState, WorkerState};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use domain::ProductId;
 
 pub struct Totals {
@@ -43,7 +45,10 @@ pub struct AdminPage {
 }
 
 /// `/admin`: activity totals and the most viewed products from `gold.product_daily`.
-pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
+pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response {
+    if let Err(refused) = viewer.require(&app, Portal::Admin, "/admin") {
+        return refused;
+    }
     let state = app.state();
     let (all, error) = match app.product_totals().await {
         Ok(rows) => (rows, None),
@@ -152,12 +157,13 @@ pub async fn dashboard(State(app): State<AppState>) -> AdminPage {
         })
         .collect();
     AdminPage {
-        chrome: Chrome::new(&state, "admin"),
+        chrome: Chrome::with(&state, "admin", &viewer).in_section("dashboard"),
         totals,
         rows,
         workers,
         error,
     }
+    .into_response()
 }
 
 /// `offset 41` for one source partition, `partition 0 @ 41 · partition 1 @ 17` for several.

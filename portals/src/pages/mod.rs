@@ -1,4 +1,7 @@
+pub mod account;
 pub mod admin;
+pub mod admin_accounts;
+pub mod auth;
 pub mod seller;
 pub mod shop;
 
@@ -31,4 +34,25 @@ pub fn not_found_page(
 
 pub async fn not_found(State(app): State<AppState>) -> Response {
     not_found_page(&app, "shop", "The page you asked for does not exist.")
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "refused.html")]
+pub struct RefusedPage {
+    chrome: Chrome,
+    message: String,
+}
+
+/// A 403 page: signed in, but not allowed here (banned, or another role).
+pub fn refused_page(
+    app: &AppState,
+    viewer: &crate::session::Viewer,
+    portal: crate::session::Portal,
+    message: &str,
+) -> Response {
+    let page = RefusedPage {
+        chrome: Chrome::with(&app.state(), portal.name(), viewer),
+        message: message.to_string(),
+    };
+    (StatusCode::FORBIDDEN, page).into_response()
 }

@@ -1,12 +1,16 @@
-//! The seller portal: a shop's products.
+//! The seller portal: the signed-in seller's shop and its products, and opening the shop.
 
 use crate::chrome::Chrome;
-use api::{AppState, ShopView};
+use crate::session::{CsrfForm, Portal, Viewer};
+use api::{ApiError, AppState, ShopView};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use domain::ShopId;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::{Command, NewShop, ShopId};
+use serde::Deserialize;
+use std::collections::BTreeMap;
 
 pub struct ProductRow {
     slug: String,
@@ -21,43 +25,23 @@ pub struct ProductRow {
 #[template(path = "seller.html")]
 pub struct SellerPage {
     chrome: Chrome,
-    shops: Vec<ShopView>,
-    shop: Option<ShopView>,
+    shop: ShopView,
     rows: Vec<ProductRow>,
     active: usize,
     units: u64,
     low_stock: usize,
 }
 
-/// `/seller`: the shops to manage.
-pub async fn shops(State(app): State<AppState>) -> SellerPage {
+/// `/seller`: the seller's shop and its products, drafts included. Sellers without a shop are
+/// sent to open one.
+pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response {
+    let principal = match viewer.require(&app, Portal::Seller, "/seller") {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
     let state = app.state();
-    let mut shops: Vec<ShopView> = state
-        .shops
-        .values()
-        .map(|s| ShopView::build(&state, s))
-        .collect();
-    shops.sort_by(|a, b| a.name.cmp(&b.name));
-    SellerPage {
-        chrome: Chrome::new(&state, "seller"),
-        shops,
-        shop: None,
-        rows: Vec::new(),
-        active: 0,
-        units: 0,
-        low_stock: 0,
-    }
-}
-
-/// `/seller/shops/{id}`: one shop's products, drafts included.
-pub async fn shop(State(app): State<AppState>, Path(id): Path<String>) -> Response {
-    let state = app.state();
-    let Some(shop) = id
-        .parse::<ShopId>()
-        .ok()
-        .and_then(|id| state.shops.get(&id))
-    else {
-        return super::not_found_page(&app, "seller", "There is no such shop.");
+    let Some(shop) = state.shop_of(principal.account.id) else {
+        return Redirect::to("/seller/onboarding").into_response();
     };
     let rows: Vec<ProductRow> = state
         .products_of(shop.id)
@@ -75,13 +59,129 @@ pub async fn shop(State(app): State<AppState>, Path(id): Path<String>) -> Respon
         })
         .collect();
     SellerPage {
-        chrome: Chrome::new(&state, "seller"),
-        shops: Vec::new(),
-        shop: Some(ShopView::build(&state, shop)),
+        chrome: Chrome::with(&state, "seller", &viewer),
+        shop: ShopView::build(&state, shop),
         active: rows.iter().filter(|r| r.active).count(),
         units: rows.iter().map(|r| r.stock as u64).sum(),
         low_stock: rows.iter().filter(|r| r.stock < 5).count(),
         rows,
     }
     .into_response()
+}
+
+pub struct CategoryOption {
+    slug: String,
+    name: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "onboarding.html")]
+pub struct OnboardingPage {
+    chrome: Chrome,
+    seller_name: String,
+    categories: Vec<CategoryOption>,
+    message: Option<String>,
+    values: BTreeMap<String, String>,
+    errors: BTreeMap<String, String>,
+}
+
+impl OnboardingPage {
+    fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+
+    fn error(&self, name: &str) -> &str {
+        self.errors.get(name).map_or("", String::as_str)
+    }
+}
+
+fn onboarding_page(
+    app: &AppState,
+    viewer: &Viewer,
+    values: BTreeMap<String, String>,
+    error: Option<&ApiError>,
+) -> Response {
+    let state = app.state();
+    let page = OnboardingPage {
+        chrome: Chrome::with(&state, "seller", viewer),
+        seller_name: viewer
+            .principal()
+            .map(|p| p.account.name.clone())
+            .unwrap_or_default(),
+        categories: state
+            .site
+            .categories
+            .iter()
+            .map(|c| CategoryOption {
+                slug: c.slug.clone(),
+                name: c.name.clone(),
+            })
+            .collect(),
+        message: error.map(|e| e.public_message()),
+        errors: error.map(ApiError::field_errors).unwrap_or_default(),
+        values,
+    };
+    (error.map_or(StatusCode::OK, |e| e.status()), page).into_response()
+}
+
+/// `/seller/onboarding`: a new seller opens their shop.
+pub async fn onboarding(State(app): State<AppState>, viewer: Viewer) -> Response {
+    let principal = match viewer.require(&app, Portal::Seller, "/seller/onboarding") {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    if app.state().shop_of(principal.account.id).is_some() {
+        return Redirect::to("/seller").into_response();
+    }
+    let country = principal.account.country.clone().unwrap_or_default();
+    onboarding_page(
+        &app,
+        &viewer,
+        BTreeMap::from([("country".to_string(), country)]),
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ShopForm {
+    name: String,
+    #[serde(default)]
+    bio: String,
+    category: String,
+    country: String,
+}
+
+pub async fn open_shop(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    CsrfForm(form): CsrfForm<ShopForm>,
+) -> Response {
+    let principal = match viewer.require(&app, Portal::Seller, "/seller/onboarding") {
+        Ok(p) => p.clone(),
+        Err(response) => return response,
+    };
+    let values: BTreeMap<String, String> = [
+        ("name", &form.name),
+        ("bio", &form.bio),
+        ("category", &form.category),
+        ("country", &form.country),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.clone()))
+    .collect();
+    let shop = NewShop {
+        id: ShopId(uuid::Uuid::now_v7()),
+        owner: Some(principal.account.id),
+        name: form.name,
+        bio: form.bio,
+        category: form.category,
+        country: form.country.trim().to_ascii_uppercase(),
+    };
+    match app
+        .execute(principal.actor(), Command::CreateShop(shop))
+        .await
+    {
+        Ok(_) => Redirect::to("/seller").into_response(),
+        Err(e) => onboarding_page(&app, &viewer, values, Some(&e)),
+    }
 }

@@ -1,6 +1,7 @@
 //! The shop portal: home (categories and products) and product pages.
 
 use crate::chrome::{Chrome, hue, initials};
+use crate::session::Viewer;
 use api::{AppState, ProductFilter, ProductView, Visitor, client_context};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -79,6 +80,7 @@ pub struct HomePage {
 /// `/`: the home page, or a filtered listing when a category, search or shop is given.
 pub async fn home(
     State(app): State<AppState>,
+    viewer: Viewer,
     filter: Result<Query<ProductFilter>, QueryRejection>,
 ) -> HomePage {
     // A hand-edited URL with a bad filter shows everything rather than an error page.
@@ -165,7 +167,7 @@ pub async fn home(
             .collect()
     };
     HomePage {
-        chrome: Chrome::new(&state, "shop"),
+        chrome: Chrome::with(&state, "shop", &viewer),
         product_count: state.products.values().filter(|p| p.is_visible()).count(),
         shop_count: state.shops.len(),
         categories,
@@ -190,6 +192,7 @@ pub struct ProductPage {
 /// `/products/{slug}`: the product page. Opening it records a `product_view`.
 pub async fn product(
     State(app): State<AppState>,
+    viewer: Viewer,
     Path(slug): Path<String>,
     jar: CookieJar,
     headers: HeaderMap,
@@ -225,7 +228,7 @@ pub async fn product(
     }
     let p = ProductView::build(&state, product);
     let page = ProductPage {
-        chrome: Chrome::new(&state, "shop"),
+        chrome: Chrome::with(&state, "shop", &viewer),
         category_name: state
             .site
             .category(&p.category)

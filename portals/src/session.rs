@@ -1,0 +1,231 @@
+//! Who is looking at a page, and the CSRF check of the portals' forms.
+//!
+//! Pages read the same session cookies as the API ([`api::auth::authenticate`]). Forms are
+//! protected by the double-submit rule: every form carries a hidden `csrf_token` field that must
+//! equal the `csrf_token` cookie; [`CsrfForm`] refuses a post where they differ, so a handler
+//! cannot forget the check.
+
+use api::auth::{CSRF_COOKIE, CsrfPolicy, Principal, authenticate, csrf_matches};
+use api::{ApiError, AppState};
+use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use domain::Role;
+use serde::de::DeserializeOwned;
+
+/// The three portals, each with its own sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Portal {
+    Shop,
+    Seller,
+    Admin,
+}
+
+impl Portal {
+    /// The path every page of the portal starts with (`""` for the shop).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Portal::Shop => "",
+            Portal::Seller => "/seller",
+            Portal::Admin => "/admin",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Portal::Shop => "shop",
+            Portal::Seller => "seller",
+            Portal::Admin => "admin",
+        }
+    }
+
+    pub fn home(self) -> &'static str {
+        match self {
+            Portal::Shop => "/",
+            Portal::Seller => "/seller",
+            Portal::Admin => "/admin",
+        }
+    }
+
+    /// The roles this portal signs in.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Portal::Shop => &[Role::Shopper],
+            Portal::Seller => &[Role::Seller],
+            Portal::Admin => &[Role::Admin, Role::Analyst],
+        }
+    }
+
+    pub fn login_path(self) -> String {
+        format!("{}/login", self.prefix())
+    }
+}
+
+/// The portal a request is for, from its path.
+impl<S: Send + Sync> FromRequestParts<S> for Portal {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let path = parts.uri.path();
+        Ok(if path == "/seller" || path.starts_with("/seller/") {
+            Portal::Seller
+        } else if path == "/admin" || path.starts_with("/admin/") {
+            Portal::Admin
+        } else {
+            Portal::Shop
+        })
+    }
+}
+
+/// The person looking at a page: signed in or not, and the CSRF token their forms carry.
+#[derive(Debug)]
+pub struct Viewer {
+    pub auth: Result<Principal, ApiError>,
+    pub csrf: String,
+    /// The CSRF cookie is new: the page must set it ([`Viewer::keep_csrf`]).
+    new_csrf: bool,
+    /// The access token is missing or expired but a session cookie suggests a refresh could
+    /// sign the browser back in (the page's script tries once).
+    pub stale: bool,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let auth = authenticate(app, parts, CsrfPolicy::CheckedByCaller);
+        let existing = jar
+            .get(CSRF_COOKIE)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty());
+        let stale = matches!(auth, Err(ApiError::Unauthorized { .. })) && existing.is_some();
+        Ok(Viewer {
+            auth,
+            new_csrf: existing.is_none(),
+            csrf: existing.unwrap_or_else(api::auth::tokens::random_token),
+            stale,
+        })
+    }
+}
+
+impl Viewer {
+    pub fn principal(&self) -> Option<&Principal> {
+        self.auth.as_ref().ok()
+    }
+
+    /// Adds the CSRF cookie when this page minted it (so its forms can be posted).
+    pub fn keep_csrf(&self, jar: CookieJar, secure: bool) -> CookieJar {
+        if !self.new_csrf {
+            return jar;
+        }
+        jar.add(
+            Cookie::build((CSRF_COOKIE, self.csrf.clone()))
+                .path("/")
+                .secure(secure)
+                .same_site(SameSite::Lax)
+                .build(),
+        )
+    }
+
+    /// The signed-in account if it may use `portal`; otherwise the response to send instead:
+    /// a redirect to the portal's sign-in, or a page saying why not (banned, another role).
+    pub fn require(
+        &self,
+        app: &AppState,
+        portal: Portal,
+        here: &str,
+    ) -> Result<&Principal, Response> {
+        match &self.auth {
+            Ok(principal) if portal.roles().contains(&principal.account.role) => Ok(principal),
+            Ok(principal) => Err(crate::pages::refused_page(
+                app,
+                self,
+                portal,
+                &format!(
+                    "You are signed in as {} ({}), which cannot use the {} portal. Sign out to switch accounts.",
+                    principal.account.email,
+                    api::role_name(principal.account.role),
+                    portal.name()
+                ),
+            )),
+            Err(ApiError::Banned(reason)) => Err(crate::pages::refused_page(
+                app,
+                self,
+                portal,
+                &format!("This account is banned: {reason}"),
+            )),
+            Err(_) => Err(
+                Redirect::to(&format!("{}?next={}", portal.login_path(), encode(here)))
+                    .into_response(),
+            ),
+        }
+    }
+}
+
+/// Percent-encodes a path for a query parameter.
+pub fn encode(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Where to go after signing in: a local path only (never another site).
+pub fn safe_next(next: &str, portal: Portal) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        portal.home().to_string()
+    }
+}
+
+/// A form post whose hidden `csrf_token` field matches the CSRF cookie. Any other post is
+/// answered 403 before the handler runs.
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct WithToken<T> {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+    async fn from_request(request: Request, app: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(request.headers());
+        let Form(posted) = Form::<WithToken<T>>::from_request(request, app)
+            .await
+            .map_err(|e| (axum::http::StatusCode::BAD_REQUEST, e.body_text()).into_response())?;
+        if !csrf_matches(&jar, Some(&posted.csrf_token)) {
+            return Err((
+                axum::http::StatusCode::FORBIDDEN,
+                "This form expired or came from another site. Go back, reload the page and send it again.",
+            )
+                .into_response());
+        }
+        Ok(CsrfForm(posted.form))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/account", Portal::Shop), "/account");
+        assert_eq!(safe_next("//evil.example", Portal::Shop), "/");
+        assert_eq!(safe_next("https://evil.example", Portal::Seller), "/seller");
+        assert_eq!(safe_next("/\\evil.example", Portal::Admin), "/admin");
+        assert_eq!(encode("/products/a b?x=1"), "/products/a%20b%3Fx%3D1");
+    }
+}

@@ -1,0 +1,85 @@
+// Progressive enhancements for every portal page. Pages work without this file.
+(function () {
+  "use strict";
+
+  function cookie(name) {
+    var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  // Sessions: access tokens live 15 minutes. When the page was rendered with an expired one
+  // (data-session="stale"), or every 10 minutes while a page stays open, trade the refresh
+  // token for new ones. A page rendered signed-out reloads once when that works.
+  var refreshing = null;
+  function refresh() {
+    if (refreshing) return refreshing;
+    refreshing = fetch("/api/auth/refresh", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "x-csrf-token": cookie("csrf_token") },
+    }).then(function (r) { refreshing = null; return r.ok; }, function () { refreshing = null; return false; });
+    return refreshing;
+  }
+  if (document.body && document.body.dataset.session === "stale" && !sessionStorage.getItem("refreshed")) {
+    refresh().then(function (ok) {
+      if (ok) { sessionStorage.setItem("refreshed", "1"); location.reload(); }
+    });
+  } else {
+    sessionStorage.removeItem("refreshed");
+  }
+  if (document.querySelector(".usermenu")) setInterval(refresh, 10 * 60 * 1000);
+
+  // One-time codes: six boxes with paste, backspace, arrows and auto-advance. The real field
+  // (name="otp") stays in the form, hidden, and receives the six digits.
+  document.querySelectorAll("input[data-otp]").forEach(function (field) {
+    var boxes = document.createElement("div");
+    boxes.className = "otp-boxes";
+    boxes.setAttribute("role", "group");
+    boxes.setAttribute("aria-label", "6-digit code");
+    var inputs = [];
+    for (var i = 0; i < 6; i++) {
+      var box = document.createElement("input");
+      box.type = "text";
+      box.inputMode = "numeric";
+      box.maxLength = 1;
+      box.autocomplete = i === 0 ? "one-time-code" : "off";
+      box.setAttribute("aria-label", "Digit " + (i + 1) + " of 6");
+      box.className = "otp-box";
+      if (field.getAttribute("aria-invalid")) box.setAttribute("aria-invalid", "true");
+      inputs.push(box);
+      boxes.appendChild(box);
+    }
+    function sync() { field.value = inputs.map(function (b) { return b.value; }).join(""); }
+    function fill(from, digits) {
+      digits = digits.replace(/\D/g, "");
+      for (var k = 0; k < digits.length && from + k < 6; k++) inputs[from + k].value = digits[k];
+      sync();
+      var next = Math.min(from + digits.length, 5);
+      inputs[next].focus();
+      if (field.value.length === 6 && field.form) field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit();
+    }
+    inputs.forEach(function (box, index) {
+      box.addEventListener("input", function () {
+        var digits = box.value.replace(/\D/g, "");
+        box.value = "";
+        if (digits) fill(index, digits); else sync();
+      });
+      box.addEventListener("paste", function (e) {
+        e.preventDefault();
+        fill(index, (e.clipboardData || window.clipboardData).getData("text"));
+      });
+      box.addEventListener("keydown", function (e) {
+        if (e.key === "Backspace" && !box.value && index > 0) { inputs[index - 1].value = ""; inputs[index - 1].focus(); sync(); e.preventDefault(); }
+        else if (e.key === "ArrowLeft" && index > 0) { inputs[index - 1].focus(); e.preventDefault(); }
+        else if (e.key === "ArrowRight" && index < 5) { inputs[index + 1].focus(); e.preventDefault(); }
+      });
+      box.addEventListener("focus", function () { box.select(); });
+    });
+    field.type = "hidden";
+    field.removeAttribute("required");
+    field.parentNode.insertBefore(boxes, field);
+    var label = field.parentNode.querySelector("label[for='" + field.id + "']");
+    if (label) label.setAttribute("for", "");
+    inputs[0].focus();
+  });
+})();

@@ -1,0 +1,158 @@
+// Journeys through the three portals, as people would take them, in headless Chromium.
+// Run by tests/it/browser.rs: node journeys.mjs <base url> <admin email> <password> [screenshot dir]
+import { chromium } from "playwright-core";
+
+const [base, adminEmail, password, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+const failures = [];
+function check(condition, what) {
+  if (!condition) failures.push(what);
+  console.log(`${condition ? "ok  " : "FAIL"} ${what}`);
+}
+async function shot(page, name) {
+  if (!shots) return;
+  for (const [label, width] of [["phone", 390], ["laptop", 1280]]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: `${shots}/${name}-${label}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+// The admin reads codes from the outbox, as in embedded mode.
+const admin = await (await browser.newContext()).newPage();
+await admin.goto(`${base}/admin`);
+check(admin.url().includes("/admin/login"), "an anonymous visit to /admin goes to the admin sign-in");
+await shot(admin, "admin-login");
+await admin.fill("#email", adminEmail);
+await admin.fill("#password", password);
+await admin.click("main button[type=submit]");
+await admin.waitForURL(`${base}/admin`);
+check((await admin.textContent(".usermenu summary")).includes("Root"), "the admin's name is in the header");
+
+async function codeFor(email) {
+  await admin.goto(`${base}/admin/outbox?to=${encodeURIComponent(email)}`);
+  const subject = await admin.textContent(".letter .subject");
+  const code = subject.match(/\b\d{6}\b/);
+  return code && code[0];
+}
+
+async function signUp(page, path, name, email) {
+  await page.goto(`${base}${path}`);
+  await page.fill("#name", name);
+  await page.fill("#email", email);
+  await page.fill("#password", "short");
+  await page.fill("#country", "DE");
+  await page.click("main button[type=submit]");
+  check((await page.textContent(".field.invalid .error") || "").includes("10 characters"),
+    `${path}: a short password is refused next to its field`);
+  check(await page.inputValue("#email") === email, `${path}: what was typed is kept`);
+  await page.fill("#password", password);
+  await page.click("main button[type=submit]");
+  await page.waitForURL(/signup\/verify/);
+  check(await page.locator(".otp-box").count() === 6, `${path}: the code has six boxes`);
+}
+
+// A shopper signs up: a wrong code first, then the code from the outbox, typed digit by digit.
+const shopperContext = await browser.newContext();
+const shopper = await shopperContext.newPage();
+await signUp(shopper, "/signup", "Ada Shopper", "ada@example.com");
+await shot(shopper, "verify");
+const code = await codeFor("ada@example.com");
+check(/^\d{6}$/.test(code || ""), "the activation code is in the outbox");
+const wrong = code === "000000" ? "111111" : "000000";
+await shopper.locator(".otp-box").first().click();
+await shopper.keyboard.type(wrong);
+await shopper.waitForLoadState("load");
+check((await shopper.textContent(".error")).includes("attempt"), "a wrong code says how many attempts are left");
+await shopper.locator(".otp-box").first().click();
+await shopper.keyboard.type(code.slice(0, 3));
+await shopper.keyboard.press("Backspace");
+await shopper.keyboard.type(code.slice(2));
+await shopper.waitForURL(/\/account/);
+check((await shopper.textContent(".notice")).includes("Welcome"), "the verified shopper lands on their account");
+await shot(shopper, "account");
+await shopper.goto(`${base}/`);
+check((await shopper.textContent(".usermenu summary")).includes("Ada Shopper"), "the shop header shows the signed-in shopper");
+await shot(shopper, "home-signed-in");
+
+// The shopper adds an address.
+await shopper.goto(`${base}/account`);
+await shopper.click(".add-address summary");
+await shopper.fill("#label", "Home");
+await shopper.fill("#name", "Ada Shopper");
+await shopper.fill("#street", "1 Main Street");
+await shopper.fill("#zip", "10115");
+await shopper.fill("#city", "Berlin");
+await shopper.fill("#country", "Germany");
+await shopper.click(".add-address button[type=submit]");
+check((await shopper.textContent(".add-address .error")).includes("two-letter"), "a bad country is explained next to the field");
+check(await shopper.inputValue("#street") === "1 Main Street", "the address form keeps what was typed");
+await shopper.fill("#country", "DE");
+await shopper.click(".add-address button[type=submit]");
+await shopper.waitForURL(/done=address/);
+check((await shopper.textContent(".address")).includes("10115 Berlin"), "the address is saved");
+
+// A seller signs up (pasting the code) and opens a shop.
+const seller = await (await browser.newContext()).newPage();
+await signUp(seller, "/seller/signup", "Sam Seller", "sam@example.com");
+const sellerCode = await codeFor("sam@example.com");
+await seller.evaluate((digits) => {
+  const box = document.querySelector(".otp-box");
+  const data = new DataTransfer();
+  data.setData("text", digits);
+  box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+}, ` ${sellerCode} `);
+await seller.waitForURL(/\/seller\/onboarding/);
+await shot(seller, "onboarding");
+await seller.fill("#name", "Sam's Stoneware");
+await seller.selectOption("#category", { index: 1 });
+await seller.click("main button[type=submit]");
+await seller.waitForURL(`${base}/seller`);
+check((await seller.textContent("h1")).includes("Sam's Stoneware"), "the seller's new shop is their dashboard");
+await shot(seller, "seller-dashboard");
+
+// Separate sign-ins: the seller portal refuses the shopper's account.
+const other = await (await browser.newContext()).newPage();
+await other.goto(`${base}/seller/login`);
+await other.fill("#email", "ada@example.com");
+await other.fill("#password", password);
+await other.click("main button[type=submit]");
+check((await other.textContent(".alert")).includes("shopper account"), "the seller sign-in refuses a shopper account");
+
+// The admin bans the shopper; the shopper is refused at once.
+await admin.goto(`${base}/admin/users?q=ada`);
+await shot(admin, "admin-users");
+await admin.fill("form.ban input[name=reason]", "Chargeback fraud");
+await admin.click("form.ban button");
+await admin.waitForURL(/done=banned/);
+check((await admin.textContent("table")).includes("Chargeback fraud"), "the ban and its reason are listed");
+const refused = await shopper.goto(`${base}/account`);
+check(refused.status() === 403, "the banned shopper's next page is refused");
+check((await shopper.textContent("main")).includes("Chargeback fraud"), "and says why");
+const again = await (await browser.newContext()).newPage();
+await again.goto(`${base}/login`);
+await again.fill("#email", "ada@example.com");
+await again.fill("#password", password);
+await again.click("main button[type=submit]");
+check((await again.textContent(".alert")).includes("banned"), "the banned shopper cannot sign in again");
+
+// Sign-out.
+await seller.click(".usermenu summary");
+await seller.click(".usermenu button[type=submit]");
+await seller.waitForURL(/\/seller\/login/);
+check((await seller.textContent(".notice")).includes("signed out"), "signing out says so");
+await seller.goto(`${base}/seller`);
+check(seller.url().includes("/seller/login"), "after signing out the seller portal asks to sign in");
+
+await admin.goto(`${base}/admin/outbox`);
+await shot(admin, "admin-outbox");
+await browser.close();
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}
+console.log("all journeys passed");
