@@ -28,12 +28,16 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 3] = [
+    const FILES: [(&str, &str); 4] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
         ),
         ("silver_shops", include_str!("../sql/silver_shops.sql")),
+        (
+            "silver_accounts",
+            include_str!("../sql/silver_accounts.sql"),
+        ),
         (
             "gold_product_daily",
             include_str!("../sql/gold_product_daily.sql"),
@@ -57,7 +61,12 @@ mod tests {
             .collect();
         assert_eq!(
             targets,
-            ["silver.activity", "silver.shops", "gold.product_daily"]
+            [
+                "silver.activity",
+                "silver.shops",
+                "silver.accounts",
+                "gold.product_daily"
+            ]
         );
     }
 }

@@ -101,6 +101,23 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         .await,
         1
     );
+    // Accounts reach silver with personal data left out: the e-mail only by its domain.
+    t.pipeline_reaches("silver_accounts", t.app.log.records_in(Topic::Commerce))
+        .await;
+    let ctx = t.app.lake.session().await.unwrap();
+    let accounts = lakehouse::query(&ctx, "select * from silver.accounts")
+        .await
+        .unwrap();
+    let accounts = lakehouse::format_batches(&accounts, lakehouse::OutputFormat::Json).unwrap();
+    assert!(
+        accounts.contains("\"email_domain\":\"example.com\"")
+            && accounts.contains("\"role\":\"seller\""),
+        "{accounts}"
+    );
+    assert!(
+        !accounts.contains(crate::support::CATALOG_SELLER) && !accounts.contains("Clay Seller"),
+        "{accounts}"
+    );
     // ... and the admin page shows it, to admins only.
     let anonymous = t.get("/admin").await;
     assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
