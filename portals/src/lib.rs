@@ -16,7 +16,7 @@ mod session;
 use api::AppState;
 use axum::Router;
 use axum::http::header;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 const STYLESHEET: &str = include_str!("../static/style.css");
 const SCRIPT: &str = include_str!("../static/portal.js");
@@ -26,54 +26,123 @@ pub fn site(app: AppState) -> Router {
     router(app.clone()).merge(api::router(app))
 }
 
-/// Every portal page plus `/static/*`.
-pub fn router(app: AppState) -> Router {
+/// Who may open a page: the audience its handler enforces (anonymous visitors are sent to the
+/// portal's sign-in, everyone else outside it gets a 403 page). Every form post also needs the
+/// CSRF token. `tests/it/accounts.rs` walks [`pages`] with every role and checks each answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Anyone,
+    SignedIn,
+    Shopper,
+    Seller,
+    /// The admin portal's dashboard: admins and analysts.
+    AdminOrAnalyst,
+    Admin,
+}
+
+/// One path of the portals, its audience and its handlers.
+pub struct PageRoute {
+    pub path: &'static str,
+    pub audience: Audience,
+    pub handlers: MethodRouter<AppState>,
+}
+
+fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>) -> PageRoute {
+    PageRoute {
+        path,
+        audience,
+        handlers,
+    }
+}
+
+/// Every portal page; [`router`] serves exactly these (plus `/static/*`).
+pub fn pages() -> Vec<PageRoute> {
+    use Audience::*;
     use pages::{account, admin, admin_accounts, auth, seller, shop};
-    Router::new()
-        .route("/", get(shop::home))
-        .route("/products/{slug}", get(shop::product))
+    vec![
+        page("/", Anyone, get(shop::home)),
+        page("/products/{slug}", Anyone, get(shop::product)),
         // Sign-up, sign-in and sign-out: the same handlers serve the shop and the seller portal
         // (and sign-in the admin portal); the path says which.
-        .route("/signup", get(auth::signup_form).post(auth::signup))
-        .route("/signup/verify", get(auth::verify_form).post(auth::verify))
-        .route("/signup/resend", post(auth::resend))
-        .route("/login", get(auth::login_form).post(auth::login))
-        .route("/logout", post(auth::logout))
-        .route("/forgot", get(auth::forgot_form).post(auth::forgot))
-        .route("/reset", get(auth::reset_form).post(auth::reset))
-        .route("/account", get(account::show))
-        .route("/account/password", post(account::change_password))
-        .route("/account/addresses", post(account::add_address))
-        .route(
-            "/account/addresses/{id}/delete",
-            post(account::remove_address),
-        )
-        .route("/seller", get(seller::dashboard))
-        .route("/seller/signup", get(auth::signup_form).post(auth::signup))
-        .route(
-            "/seller/signup/verify",
+        page("/signup", Anyone, get(auth::signup_form).post(auth::signup)),
+        page(
+            "/signup/verify",
+            Anyone,
             get(auth::verify_form).post(auth::verify),
-        )
-        .route("/seller/signup/resend", post(auth::resend))
-        .route("/seller/login", get(auth::login_form).post(auth::login))
-        .route(
+        ),
+        page("/signup/resend", Anyone, post(auth::resend)),
+        page("/login", Anyone, get(auth::login_form).post(auth::login)),
+        page("/logout", Anyone, post(auth::logout)),
+        page("/forgot", Anyone, get(auth::forgot_form).post(auth::forgot)),
+        page("/reset", Anyone, get(auth::reset_form).post(auth::reset)),
+        page("/account", SignedIn, get(account::show)),
+        page(
+            "/account/password",
+            SignedIn,
+            post(account::change_password),
+        ),
+        page("/account/addresses", Shopper, post(account::add_address)),
+        page(
+            "/account/addresses/{id}/delete",
+            Shopper,
+            post(account::remove_address),
+        ),
+        page("/seller", Seller, get(seller::dashboard)),
+        page(
+            "/seller/signup",
+            Anyone,
+            get(auth::signup_form).post(auth::signup),
+        ),
+        page(
+            "/seller/signup/verify",
+            Anyone,
+            get(auth::verify_form).post(auth::verify),
+        ),
+        page("/seller/signup/resend", Anyone, post(auth::resend)),
+        page(
+            "/seller/login",
+            Anyone,
+            get(auth::login_form).post(auth::login),
+        ),
+        page(
             "/seller/onboarding",
+            Seller,
             get(seller::onboarding).post(seller::open_shop),
-        )
-        .route("/admin", get(admin::dashboard))
-        .route("/admin/login", get(auth::login_form).post(auth::login))
-        .route("/admin/users", get(admin_accounts::users))
-        .route("/admin/users/{id}/ban", post(admin_accounts::ban))
-        .route("/admin/users/{id}/unban", post(admin_accounts::unban))
-        .route(
+        ),
+        page("/admin", AdminOrAnalyst, get(admin::dashboard)),
+        page(
+            "/admin/login",
+            Anyone,
+            get(auth::login_form).post(auth::login),
+        ),
+        page("/admin/users", Admin, get(admin_accounts::users)),
+        page("/admin/users/{id}/ban", Admin, post(admin_accounts::ban)),
+        page(
+            "/admin/users/{id}/unban",
+            Admin,
+            post(admin_accounts::unban),
+        ),
+        page(
             "/admin/admins",
+            Admin,
             get(admin_accounts::admins).post(admin_accounts::promote),
-        )
-        .route(
+        ),
+        page(
             "/admin/analysts",
+            Admin,
             get(admin_accounts::analysts).post(admin_accounts::create_analyst),
-        )
-        .route("/admin/outbox", get(admin_accounts::outbox))
+        ),
+        page("/admin/outbox", Admin, get(admin_accounts::outbox)),
+    ]
+}
+
+/// Every portal page plus `/static/*`.
+pub fn router(app: AppState) -> Router {
+    pages()
+        .into_iter()
+        .fold(Router::new(), |router, page| {
+            router.route(page.path, page.handlers)
+        })
         .route("/static/style.css", get(stylesheet))
         .route("/static/portal.js", get(script))
         .fallback(pages::not_found)

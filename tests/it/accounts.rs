@@ -888,3 +888,166 @@ fn leaks(text: &str, secret: &str) -> bool {
         text.contains(secret)
     }
 }
+
+/// Form fields that parse for each portal post (values that change nothing important).
+fn form_for(path: &str) -> &'static str {
+    match path {
+        "/signup" | "/seller/signup" => "name=N&email=matrix%40example.com&password=x",
+        "/signup/verify" | "/seller/signup/verify" => "email=matrix%40example.com&otp=000000",
+        "/signup/resend" | "/seller/signup/resend" | "/forgot" => "email=matrix%40example.com",
+        "/login" | "/seller/login" | "/admin/login" => "email=matrix%40example.com&password=wrong",
+        "/reset" => "email=matrix%40example.com&otp=000000&new_password=another+long+one",
+        "/account/password" => "current_password=wrong&new_password=x",
+        "/account/addresses" => "label=L&name=N&street=S&city=C&zip=Z&country=Germany",
+        "/seller/onboarding" => "name=N&category=nowhere&country=DE",
+        "/admin/users/{id}/ban" => "reason=matrix",
+        "/admin/admins" => "email=nobody%40example.com",
+        "/admin/analysts" => "name=N&email=bad&password=x",
+        _ => "",
+    }
+}
+
+#[tokio::test]
+async fn every_portal_page_answers_each_role_as_allowed() {
+    use portals::Audience;
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let seller = t.sign_in(crate::support::CATALOG_SELLER).await;
+    let roles = [
+        (
+            "shopper",
+            Some(t.user("shopper@example.com", Role::Shopper).await.token),
+        ),
+        ("seller", Some(seller)),
+        (
+            "other seller",
+            Some(t.user("other@example.com", Role::Seller).await.token),
+        ),
+        (
+            "analyst",
+            Some(t.user("analyst@example.com", Role::Analyst).await.token),
+        ),
+        (
+            "admin",
+            Some(t.user("admin@example.com", Role::Admin).await.token),
+        ),
+        (
+            "banned",
+            Some(t.user("banned@example.com", Role::Shopper).await.token),
+        ),
+        ("anonymous", None),
+    ];
+    let target = t.user("target@example.com", Role::Shopper).await.id;
+    let banned = t
+        .app
+        .state()
+        .account_by_email("banned@example.com")
+        .unwrap()
+        .id;
+    t.app
+        .execute(
+            domain::Actor::System,
+            domain::Command::Account(domain::AccountCommand::Ban {
+                account: banned,
+                reason: "spam".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let allowed = |audience: Audience, role: &str| match audience {
+        Audience::Anyone => true,
+        Audience::SignedIn => !matches!(role, "anonymous" | "banned"),
+        Audience::Shopper => role == "shopper",
+        Audience::Seller => matches!(role, "seller" | "other seller"),
+        Audience::AdminOrAnalyst => matches!(role, "admin" | "analyst"),
+        Audience::Admin => role == "admin",
+    };
+    let mut checked = 0;
+    for page in portals::pages() {
+        let uri = page
+            .path
+            .replace("{slug}", "blue-b-mug-b")
+            .replace("{id}", &target.to_string());
+        for (role, token) in &roles {
+            for (method, with_csrf) in [
+                (Method::GET, true),
+                (Method::POST, true),
+                (Method::POST, false),
+            ] {
+                let mut cookie = String::from("csrf_token=matrix");
+                if let Some(token) = token {
+                    cookie.push_str(&format!("; access_token={token}"));
+                }
+                let mut request = Request::builder()
+                    .method(method.clone())
+                    .uri(&uri)
+                    .header(header::COOKIE, cookie);
+                let body = if method == Method::POST {
+                    request =
+                        request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                    let token = if with_csrf { "matrix" } else { "" };
+                    Body::from(format!("csrf_token={token}&{}", form_for(page.path)))
+                } else {
+                    Body::empty()
+                };
+                let response = t.request(request.body(body).unwrap()).await;
+                let status = response.status;
+                if status == StatusCode::METHOD_NOT_ALLOWED {
+                    continue;
+                }
+                let what = format!(
+                    "{method} {uri} as {role} ({:?}{})",
+                    page.audience,
+                    if with_csrf { "" } else { ", no CSRF token" }
+                );
+                let location = response
+                    .headers
+                    .get(header::LOCATION)
+                    .map(|l| l.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                assert!(
+                    !status.is_server_error(),
+                    "{what}: {status} {}",
+                    response.body
+                );
+                if method == Method::POST && !with_csrf {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what} must be refused");
+                } else if allowed(page.audience, role) {
+                    assert!(
+                        status != StatusCode::FORBIDDEN && !location.contains("/login?next"),
+                        "{what} must be let through, got {status} {location}: {}",
+                        response.body
+                    );
+                } else if *role == "anonymous" {
+                    assert!(
+                        status == StatusCode::SEE_OTHER && location.contains("login?next="),
+                        "{what} must go to sign-in, got {status} {location}"
+                    );
+                } else {
+                    assert_eq!(
+                        status,
+                        StatusCode::FORBIDDEN,
+                        "{what} must be refused: {}",
+                        response.body
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 7 * 30, "only {checked} page × role checks ran");
+    let state = t.app.state();
+    assert!(
+        state.accounts[&target].banned.is_none(),
+        "the admin's ban was lifted by the admin's unban, and nobody else banned again"
+    );
+    assert!(
+        state
+            .accounts
+            .values()
+            .all(|a| a.role != Role::Analyst || a.email == "analyst@example.com"),
+        "no bad analyst was created"
+    );
+    t.app.shutdown().await;
+}

@@ -22,18 +22,24 @@ pub struct NotFoundPage {
 
 pub fn not_found_page(
     app: &AppState,
+    viewer: &crate::session::Viewer,
     portal: &'static str,
     message: impl Into<String>,
 ) -> Response {
     let page = NotFoundPage {
-        chrome: Chrome::new(&app.state(), portal),
+        chrome: Chrome::with(&app.state(), portal, viewer),
         message: message.into(),
     };
     (StatusCode::NOT_FOUND, page).into_response()
 }
 
-pub async fn not_found(State(app): State<AppState>) -> Response {
-    not_found_page(&app, "shop", "The page you asked for does not exist.")
+pub async fn not_found(State(app): State<AppState>, viewer: crate::session::Viewer) -> Response {
+    not_found_page(
+        &app,
+        &viewer,
+        "shop",
+        "The page you asked for does not exist.",
+    )
 }
 
 #[derive(Template, WebTemplate)]

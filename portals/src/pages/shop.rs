@@ -201,6 +201,7 @@ pub async fn product(
     let Some(product) = state.product_by_slug(&slug).filter(|p| p.is_visible()) else {
         return super::not_found_page(
             &app,
+            &viewer,
             "shop",
             format!("There is no product called “{slug}”. It may have been removed."),
         );
