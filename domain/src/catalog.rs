@@ -86,6 +86,31 @@ pub struct ProductChanges {
     pub status: Option<ProductStatus>,
 }
 
+impl Product {
+    /// Applies a partial edit (as of `at`).
+    pub fn apply(&mut self, changes: &ProductChanges, at: DateTime<Utc>) {
+        if let Some(title) = &changes.title {
+            self.title = title.clone();
+        }
+        if let Some(description) = &changes.description {
+            self.description = description.clone();
+        }
+        if let Some(price) = changes.price {
+            self.price = price;
+        }
+        if let Some(sale_price) = changes.sale_price {
+            self.sale_price = sale_price;
+        }
+        if let Some(stock) = changes.stock {
+            self.stock = stock;
+        }
+        if let Some(status) = changes.status {
+            self.status = status;
+        }
+        self.updated_at = at;
+    }
+}
+
 impl ProductChanges {
     pub fn is_empty(&self) -> bool {
         self == &ProductChanges::default()

@@ -199,10 +199,13 @@ fn update_product(
     let price = changes.price.unwrap_or(product.price);
     let sale_price = changes.sale_price.unwrap_or(product.sale_price);
     prices(price, sale_price)?;
+    let mut after = product.clone();
+    after.apply(changes, ctx.at);
     Ok(vec![Event::ProductUpdated {
         id: product.id,
         changes: changes.clone(),
         at: ctx.at,
+        after: Some(Box::new(after)),
     }])
 }
 

@@ -25,6 +25,10 @@ pub enum Event {
         id: ProductId,
         changes: ProductChanges,
         at: DateTime<Utc>,
+        /// The whole product after the change, so a reader of the log (the silver pipeline)
+        /// needs no state to follow it. Absent in events written before it was added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Box<Product>>,
     },
     #[serde(rename = "account.registered")]
     AccountRegistered {

@@ -45,27 +45,11 @@ impl State {
                     .push_back(product.id);
                 self.products.insert(product.id, product.clone());
             }
-            Event::ProductUpdated { id, changes, at } => {
+            Event::ProductUpdated {
+                id, changes, at, ..
+            } => {
                 if let Some(product) = self.products.get_mut(id) {
-                    if let Some(title) = &changes.title {
-                        product.title = title.clone();
-                    }
-                    if let Some(description) = &changes.description {
-                        product.description = description.clone();
-                    }
-                    if let Some(price) = changes.price {
-                        product.price = price;
-                    }
-                    if let Some(sale_price) = changes.sale_price {
-                        product.sale_price = sale_price;
-                    }
-                    if let Some(stock) = changes.stock {
-                        product.stock = stock;
-                    }
-                    if let Some(status) = changes.status {
-                        product.status = status;
-                    }
-                    product.updated_at = *at;
+                    product.apply(changes, *at);
                 }
             }
             Event::AccountRegistered { .. }

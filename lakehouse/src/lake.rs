@@ -45,14 +45,23 @@ impl Lake {
             }
             #[cfg(feature = "s3")]
             "s3" | "s3a" => {}
+            #[cfg(feature = "azure")]
+            "az" | "abfs" | "abfss" | "azure" => {}
+            #[cfg(feature = "gcs")]
+            "gs" => {}
             other => {
+                let built: Vec<&str> = [
+                    (cfg!(feature = "s3"), "s3://bucket/path"),
+                    (cfg!(feature = "azure"), "az://container/path"),
+                    (cfg!(feature = "gcs"), "gs://bucket/path"),
+                ]
+                .into_iter()
+                .filter_map(|(built, example)| built.then_some(example))
+                .collect();
                 return Err(bad(format!(
-                    "the '{other}' scheme is not built into this binary; use a local directory{}",
-                    if cfg!(feature = "s3") {
-                        " or s3://bucket/path"
-                    } else {
-                        " (build with the `s3` feature for s3://)"
-                    }
+                    "the '{other}' scheme is not built into this binary; use a local directory{}{}",
+                    if built.is_empty() { "" } else { " or " },
+                    built.join(", ")
                 )));
             }
         }

@@ -509,28 +509,53 @@ mod tests {
     }
 }
 
-/// The lake on an S3-compatible store: run when `MARKETPLACE_TEST_S3` names a bucket URL
-/// (`s3://bucket/prefix`, with the usual `AWS_*` variables for endpoint and credentials); CI runs
-/// it against a local moto server.
+/// The lake on object stores: the same suite against each store whose variable names a URL —
+/// `MARKETPLACE_TEST_S3` (`s3://bucket/prefix`, with the usual `AWS_*` variables),
+/// `MARKETPLACE_TEST_AZURE` (`az://container/prefix`, with `AZURE_STORAGE_*` variables, e.g.
+/// `AZURE_STORAGE_USE_EMULATOR=true` for Azurite) and `MARKETPLACE_TEST_GCS` (`gs://bucket/prefix`,
+/// with `GOOGLE_*` variables). CI runs S3 against a local moto server; Azure and GCS run where a
+/// container or bucket is configured.
 #[cfg(test)]
-mod s3_tests {
+mod object_store_tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_lake_keeps_its_promises_on_s3() {
-        let Ok(base) = std::env::var("MARKETPLACE_TEST_S3") else {
-            eprintln!("S3 suite did not run: MARKETPLACE_TEST_S3 is not set");
-            return;
+    /// The URL under the store's test variable (a fresh prefix per run), if set.
+    fn configured(variable: &str, feature_built: bool, feature: &str) -> Option<String> {
+        let Ok(base) = std::env::var(variable) else {
+            eprintln!("{feature} suite did not run: {variable} is not set");
+            return None;
         };
-        if !cfg!(feature = "s3") {
-            panic!("MARKETPLACE_TEST_S3 is set but lakehouse was built without the `s3` feature");
+        if !feature_built {
+            panic!("{variable} is set but lakehouse was built without the `{feature}` feature");
         }
-        run_suite(&format!(
+        Some(format!(
             "{}/{}",
             base.trim_end_matches('/'),
             uuid::Uuid::new_v4()
         ))
-        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lake_keeps_its_promises_on_s3() {
+        if let Some(location) = configured("MARKETPLACE_TEST_S3", cfg!(feature = "s3"), "s3") {
+            run_suite(&location).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lake_keeps_its_promises_on_azure() {
+        if let Some(location) =
+            configured("MARKETPLACE_TEST_AZURE", cfg!(feature = "azure"), "azure")
+        {
+            run_suite(&location).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lake_keeps_its_promises_on_gcs() {
+        if let Some(location) = configured("MARKETPLACE_TEST_GCS", cfg!(feature = "gcs"), "gcs") {
+            run_suite(&location).await;
+        }
     }
 
     async fn run_suite(location: &str) {

@@ -28,12 +28,16 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 4] = [
+    const FILES: [(&str, &str); 5] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
         ),
         ("silver_shops", include_str!("../sql/silver_shops.sql")),
+        (
+            "silver_products",
+            include_str!("../sql/silver_products.sql"),
+        ),
         (
             "silver_accounts",
             include_str!("../sql/silver_accounts.sql"),
@@ -64,6 +68,7 @@ mod tests {
             [
                 "silver.activity",
                 "silver.shops",
+                "silver.products",
                 "silver.accounts",
                 "gold.product_daily"
             ]

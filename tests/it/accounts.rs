@@ -303,6 +303,42 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
     let refused = t.call(Method::GET, "/api/me", Some(&foreign), None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(refused.json()["error"]["code"], "invalid_token");
+    // A token signed with this marketplace's own key, but expired a minute ago.
+    let key = std::fs::read(dir.path().join("secrets/jwt.key")).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let ada = t
+        .app
+        .state()
+        .account_by_email("ada@example.com")
+        .unwrap()
+        .id;
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": ada.0, "role": "shopper", "ep": 0, "fam": "f", "iat": now - 960, "exp": now - 60, "iss": "marketplace"}),
+        &jsonwebtoken::EncodingKey::from_secret(&key),
+    )
+    .unwrap();
+    let refused = t.call(Method::GET, "/api/me", Some(&expired), None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+    let fresh = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": ada.0, "role": "shopper", "ep": 0, "fam": "f", "iat": now, "exp": now + 60, "iss": "marketplace"}),
+        &jsonwebtoken::EncodingKey::from_secret(&key),
+    )
+    .unwrap();
+    assert_eq!(
+        t.call(Method::GET, "/api/me", Some(&fresh), None)
+            .await
+            .status,
+        StatusCode::OK,
+        "the same token unexpired is fine: the key is right"
+    );
     t.app.shutdown().await;
 }
 
@@ -1049,5 +1085,44 @@ async fn every_portal_page_answers_each_role_as_allowed() {
             .all(|a| a.role != Role::Analyst || a.email == "analyst@example.com"),
         "no bad analyst was created"
     );
+    t.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn activity_of_signed_in_people_is_theirs_and_the_rest_stays_anonymous() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let ada = t.user("ada@example.com", Role::Shopper).await;
+    let search = json!({"kind": "search", "query": "mug"});
+    assert_eq!(
+        t.call(
+            Method::POST,
+            "/api/activity",
+            Some(&ada.token),
+            Some(search.clone())
+        )
+        .await
+        .status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        t.post_json("/api/activity", search).await.status,
+        StatusCode::ACCEPTED
+    );
+    let at = ingest::TopicPartition::new(Topic::Activity, 0);
+    let records = t.app.log.read(at, 0, 10).await.unwrap();
+    let actors: Vec<(String, Option<String>)> = records
+        .iter()
+        .map(|r| {
+            ingest::Envelope::from_bytes(&r.value)
+                .unwrap()
+                .actor_columns()
+        })
+        .map(|a| (a.role.to_string(), a.id))
+        .collect();
+    assert_eq!(actors.len(), 2);
+    assert_eq!(actors[0], ("shopper".to_string(), Some(ada.id.to_string())));
+    assert_eq!(actors[1].0, "anonymous");
     t.app.shutdown().await;
 }

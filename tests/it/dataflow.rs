@@ -91,6 +91,39 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
         .await,
         2
     );
+    // Products in silver follow their changes: the newest state of each, the draft included.
+    let edit = domain::ProductChanges {
+        stock: Some(2),
+        sale_price: Some(Some(domain::Money::new(1500, domain::Currency::USD))),
+        ..Default::default()
+    };
+    t.app
+        .execute(
+            domain::Actor::System,
+            domain::Command::UpdateProduct {
+                id: catalog.mug,
+                changes: edit,
+            },
+        )
+        .await
+        .unwrap();
+    let commerce = t.app.log.records_in(Topic::Commerce);
+    t.lake_reaches(Topic::Commerce, commerce).await;
+    t.pipeline_reaches("silver_products", commerce).await;
+    assert_eq!(
+        t.sql_count("select count(*) as n from silver.products")
+            .await,
+        3
+    );
+    assert_eq!(
+        t.sql_count(&format!(
+            "select count(*) as n from silver.products where product_id = '{}' and title = 'Blue <b>Mug</b>' \
+             and stock = 2 and price_amount = 1999 and sale_price_amount = 1500 and currency = 'USD' and status = 'active'",
+            catalog.mug
+        ))
+        .await,
+        1
+    );
     t.pipeline_reaches("silver_shops", t.app.log.records_in(Topic::Commerce))
         .await;
     assert_eq!(

@@ -176,3 +176,19 @@ impl FromRequestParts<AppState> for Analyst {
         .map(Analyst)
     }
 }
+
+/// The signed-in account if there is one (and it is allowed: not banned, CSRF header present on a
+/// cookie session's unsafe request); `None` for everyone else. For routes anyone may call that
+/// record who called them.
+#[derive(Clone, Debug)]
+pub struct MaybeUser(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUser(authenticate(app, parts, CsrfPolicy::Header).ok()))
+    }
+}

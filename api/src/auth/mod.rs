@@ -26,8 +26,8 @@ pub use cookies::{
     ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, clear_session, set_session,
 };
 pub use extract::{
-    Admin, Analyst, CsrfPolicy, CurrentSeller, CurrentUser, Principal, Shopper, authenticate,
-    csrf_matches,
+    Admin, Analyst, CsrfPolicy, CurrentSeller, CurrentUser, MaybeUser, Principal, Shopper,
+    authenticate, csrf_matches,
 };
 pub use flows::{Registration, SignedIn};
 pub use limits::AuthLimits;

@@ -1,4 +1,5 @@
 use crate::app::AppState;
+use crate::auth::MaybeUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::request::{Visitor, client_context};
 use axum::Json;
@@ -42,6 +43,7 @@ pub(super) async fn record_activity(
     State(app): State<AppState>,
     jar: CookieJar,
     headers: HeaderMap,
+    MaybeUser(user): MaybeUser,
     body: Result<Json<ActivityRequest>, JsonRejection>,
 ) -> Result<(StatusCode, CookieJar, Json<ActivityRecorded>), ApiError> {
     let Json(request) = body?;
@@ -52,8 +54,13 @@ pub(super) async fn record_activity(
         query: request.query,
         client: client_context(&headers),
     };
-    let actor = Actor::Anonymous {
-        session: visitor.session,
+    // Signed in (and not banned): the activity is the account's. Otherwise, or when a cookie
+    // session sent no CSRF header, it belongs to the browser session.
+    let actor = match user {
+        Some(principal) => principal.actor(),
+        None => Actor::Anonymous {
+            session: visitor.session,
+        },
     };
     app.execute(
         actor,

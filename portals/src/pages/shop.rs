@@ -215,16 +215,16 @@ pub async fn product(
             ..Default::default()
         },
     };
-    // A lost page view must not cost the shopper the page: record it, but render either way.
-    if let Err(e) = app
-        .execute(
-            Actor::Anonymous {
-                session: visitor.session,
-            },
-            view,
-        )
-        .await
-    {
+    // Signed-in people's views are theirs (the recommender learns from them); anyone else's
+    // belong to the browser session. A lost page view must not cost the shopper the page:
+    // record it, but render either way.
+    let actor = viewer.principal().map_or(
+        Actor::Anonymous {
+            session: visitor.session,
+        },
+        |p| p.actor(),
+    );
+    if let Err(e) = app.execute(actor, view).await {
         tracing::warn!(product.slug = %slug, error = %e, "could not record a product view");
     }
     let p = ProductView::build(&state, product);
