@@ -377,6 +377,7 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
                 },
                 status: ProductStatus::Active,
                 image_url: None,
+                details: Default::default(),
             };
             let listed = opened + Duration::hours(rng.random_range(1..24 * 10));
             app.execute_at(

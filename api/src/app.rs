@@ -191,6 +191,13 @@ impl AppState {
             app.health.set("pipelines", WorkerState::Stopped);
         }));
         let app = self.clone();
+        self.health.set("catalog_purge", WorkerState::Running);
+        self.track(tokio::spawn(async move {
+            let cancel = app.cancel.clone();
+            crate::purge::run(app.clone(), std::time::Duration::from_secs(60), cancel).await;
+            app.health.set("catalog_purge", WorkerState::Stopped);
+        }));
+        let app = self.clone();
         self.health.set("lake_upkeep", WorkerState::Running);
         self.track(tokio::spawn(async move {
             crate::upkeep::run(

@@ -31,6 +31,33 @@ pub struct Product {
     pub image_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub details: ProductDetails,
+    /// When the seller deleted it: restorable for [`RESTORE_WINDOW_HOURS`], then purged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// How long a deleted product can be restored before the purge removes it.
+pub const RESTORE_WINDOW_HOURS: i64 = 24;
+
+/// What describes a product beyond its title and price. Every field defaults, so events written
+/// before a field existed still read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub colors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<String>,
+    /// A timed offer runs from `starts_at` to `ends_at` (both or neither).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 impl Product {
@@ -48,8 +75,15 @@ impl Product {
         Some((100 - sale.amount * 100 / self.price.amount) as u32)
     }
 
+    /// Shown to shoppers: active and not deleted.
     pub fn is_visible(&self) -> bool {
-        self.status == ProductStatus::Active
+        self.status == ProductStatus::Active && self.deleted_at.is_none()
+    }
+
+    /// Whether a deleted product can still be restored at `now`.
+    pub fn restorable(&self, now: DateTime<Utc>) -> bool {
+        self.deleted_at
+            .is_some_and(|at| now - at <= chrono::Duration::hours(RESTORE_WINDOW_HOURS))
     }
 }
 
@@ -67,6 +101,7 @@ pub struct NewProduct {
     pub stock: u32,
     pub status: ProductStatus,
     pub image_url: Option<String>,
+    pub details: ProductDetails,
 }
 
 /// A partial edit of a product: `None` leaves a field as it is. `sale_price: Some(None)` removes the sale.
@@ -84,6 +119,14 @@ pub struct ProductChanges {
     pub stock: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ProductStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// `Some(None)` clears the subcategory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subcategory: Option<Option<String>>,
+    /// Replaces every detail at once when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<ProductDetails>,
 }
 
 impl Product {
@@ -106,6 +149,15 @@ impl Product {
         }
         if let Some(status) = changes.status {
             self.status = status;
+        }
+        if let Some(category) = &changes.category {
+            self.category = category.clone();
+        }
+        if let Some(subcategory) = &changes.subcategory {
+            self.subcategory = subcategory.clone();
+        }
+        if let Some(details) = &changes.details {
+            self.details = details.clone();
         }
         self.updated_at = at;
     }

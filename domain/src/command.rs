@@ -2,7 +2,8 @@ use crate::account::AccountCommand;
 use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Actor;
 use crate::catalog::{NewProduct, ProductChanges};
-use crate::ids::ProductId;
+use crate::discount::DiscountCode;
+use crate::ids::{DiscountCodeId, ProductId};
 use crate::shop::NewShop;
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -23,6 +24,21 @@ pub enum Command {
     UpdateProduct {
         id: ProductId,
         changes: ProductChanges,
+    },
+    /// Soft delete: hidden at once, restorable for 24 hours, then purged.
+    DeleteProduct {
+        id: ProductId,
+    },
+    RestoreProduct {
+        id: ProductId,
+    },
+    /// Removes a product deleted more than 24 hours ago (the system's scheduled job).
+    PurgeProduct {
+        id: ProductId,
+    },
+    CreateDiscountCode(DiscountCode),
+    DeleteDiscountCode {
+        id: DiscountCodeId,
     },
     /// Accounts: registration, passwords, bans, promotions, addresses.
     Account(AccountCommand),

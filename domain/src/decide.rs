@@ -3,10 +3,11 @@
 use crate::Result;
 use crate::activity::ActivityDetails;
 use crate::actor::{Actor, Role};
-use crate::catalog::{NewProduct, Product, ProductChanges};
+use crate::catalog::{NewProduct, Product, ProductChanges, ProductDetails, RESTORE_WINDOW_HOURS};
 use crate::command::{Command, Context};
 use crate::error::DomainError;
 use crate::event::Event;
+use crate::ids::ProductId;
 use crate::money::Money;
 use crate::shop::{NewShop, Shop};
 use crate::site::SiteConfig;
@@ -31,6 +32,63 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 .ok_or_else(|| DomainError::not_found("product", id))?;
             update_product(state, product, changes, ctx)
         }
+        Command::DeleteProduct { id } => {
+            let product = owned_product(state, *id, ctx)?;
+            if product.deleted_at.is_some() {
+                return Err(DomainError::Conflict(
+                    "the product is deleted already".into(),
+                ));
+            }
+            let mut after = product.clone();
+            after.deleted_at = Some(ctx.at);
+            after.updated_at = ctx.at;
+            Ok(vec![Event::ProductDeleted {
+                id: *id,
+                at: ctx.at,
+                after: Some(Box::new(after)),
+            }])
+        }
+        Command::RestoreProduct { id } => {
+            let product = owned_product(state, *id, ctx)?;
+            if product.deleted_at.is_none() {
+                return Err(DomainError::Conflict("the product is not deleted".into()));
+            }
+            if !product.restorable(ctx.at) {
+                return Err(DomainError::Conflict(format!(
+                    "the {RESTORE_WINDOW_HOURS}-hour restore window has passed"
+                )));
+            }
+            let mut after = product.clone();
+            after.deleted_at = None;
+            after.updated_at = ctx.at;
+            Ok(vec![Event::ProductRestored {
+                id: *id,
+                at: ctx.at,
+                after: Some(Box::new(after)),
+            }])
+        }
+        Command::PurgeProduct { id } => {
+            if ctx.actor != Actor::System {
+                return Err(DomainError::Forbidden(
+                    "only the scheduled purge removes products".into(),
+                ));
+            }
+            let product = state
+                .products
+                .get(id)
+                .ok_or_else(|| DomainError::not_found("product", id))?;
+            if product.deleted_at.is_none() || product.restorable(ctx.at) {
+                return Err(DomainError::Conflict(
+                    "only products deleted more than the restore window ago are purged".into(),
+                ));
+            }
+            Ok(vec![Event::ProductPurged {
+                id: *id,
+                at: ctx.at,
+            }])
+        }
+        Command::CreateDiscountCode(code) => crate::discount::create(state, code, ctx),
+        Command::DeleteDiscountCode { id } => crate::discount::delete(state, *id, ctx),
         Command::Account(command) => crate::account::decide(state, command, ctx),
         Command::RecordActivity { kind, details } => {
             let details = activity(state, kind.needs_product(), details, ctx)?;
@@ -156,6 +214,7 @@ fn create_product(state: &State, new: &NewProduct, ctx: &Context) -> Result<Vec<
         ));
     }
     prices(new.price, new.sale_price)?;
+    details(&new.details)?;
     let base = non_empty_slug("title", &new.title)?;
     let slug = unique_slug(&base, |s| state.product_slugs.contains_key(s));
     Ok(vec![Event::ProductCreated(Product {
@@ -173,6 +232,8 @@ fn create_product(state: &State, new: &NewProduct, ctx: &Context) -> Result<Vec<
         image_url: new.image_url.clone(),
         created_at: ctx.at,
         updated_at: ctx.at,
+        details: new.details.clone(),
+        deleted_at: None,
     })])
 }
 
@@ -187,6 +248,11 @@ fn update_product(
         .get(&product.shop_id)
         .ok_or_else(|| DomainError::not_found("shop", product.shop_id))?;
     may_manage(shop, ctx)?;
+    if product.deleted_at.is_some() {
+        return Err(DomainError::Conflict(
+            "the product is deleted; restore it before editing".into(),
+        ));
+    }
     if changes.is_empty() {
         return Err(DomainError::invalid("changes", "nothing to change"));
     }
@@ -195,6 +261,26 @@ fn update_product(
     }
     if let Some(description) = &changes.description {
         long_text("description", description)?;
+    }
+    let category = changes.category.as_ref().unwrap_or(&product.category);
+    let subcategory = match &changes.subcategory {
+        Some(sub) => sub.as_deref(),
+        None if changes.category.is_some() => None,
+        None => product.subcategory.as_deref(),
+    };
+    if (changes.category.is_some() || changes.subcategory.is_some())
+        && !state.site.has(category, subcategory)
+    {
+        return Err(DomainError::invalid(
+            "category",
+            format!(
+                "unknown category '{category}' / subcategory '{}'",
+                subcategory.unwrap_or("-")
+            ),
+        ));
+    }
+    if let Some(new_details) = &changes.details {
+        details(new_details)?;
     }
     let price = changes.price.unwrap_or(product.price);
     let sale_price = changes.sale_price.unwrap_or(product.sale_price);
@@ -254,7 +340,51 @@ fn activity(
     Ok(details)
 }
 
-fn may_manage(shop: &Shop, ctx: &Context) -> Result<()> {
+/// A product of the actor's own shop. Another shop's product is "not found" to a seller: whether
+/// it exists is none of their business.
+fn owned_product<'s>(state: &'s State, id: ProductId, ctx: &Context) -> Result<&'s Product> {
+    let product = state
+        .products
+        .get(&id)
+        .ok_or_else(|| DomainError::not_found("product", id))?;
+    let shop = state
+        .shops
+        .get(&product.shop_id)
+        .ok_or_else(|| DomainError::not_found("shop", product.shop_id))?;
+    may_manage(shop, ctx).map_err(|_| DomainError::not_found("product", id))?;
+    Ok(product)
+}
+
+/// Checks a product's details: sizes of lists and words, and an offer's window.
+fn details(details: &ProductDetails) -> Result<()> {
+    if let Some(brand) = &details.brand {
+        non_empty("brand", brand, 100)?;
+    }
+    for (field, list, max) in [
+        ("tags", &details.tags, 20),
+        ("colors", &details.colors, 30),
+        ("sizes", &details.sizes, 30),
+    ] {
+        if list.len() > max {
+            return Err(DomainError::invalid(field, format!("at most {max}")));
+        }
+        for item in list {
+            non_empty(field, item, 40)?;
+        }
+    }
+    match (details.starts_at, details.ends_at) {
+        (Some(start), Some(end)) if start >= end => {
+            Err(DomainError::invalid("ends_at", "must be after starts_at"))
+        }
+        (Some(_), None) | (None, Some(_)) => Err(DomainError::invalid(
+            "ends_at",
+            "an offer needs both starts_at and ends_at",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn may_manage(shop: &Shop, ctx: &Context) -> Result<()> {
     match ctx.actor {
         Actor::System => Ok(()),
         Actor::Account {
@@ -379,6 +509,7 @@ mod tests {
             stock: 5,
             status: ProductStatus::Active,
             image_url: None,
+            details: Default::default(),
         }
     }
 

@@ -4,7 +4,8 @@ use crate::account::{Address, NewAccount, PasswordHash};
 use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Role;
 use crate::catalog::{Product, ProductChanges};
-use crate::ids::{AccountId, AddressId, ProductId};
+use crate::discount::DiscountCode;
+use crate::ids::{AccountId, AddressId, DiscountCodeId, ProductId};
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -29,6 +30,30 @@ pub enum Event {
         /// needs no state to follow it. Absent in events written before it was added.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<Box<Product>>,
+    },
+    /// Soft delete; `after` is the product as it now is (deleted), like `product.updated`'s.
+    #[serde(rename = "product.deleted")]
+    ProductDeleted {
+        id: ProductId,
+        at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Box<Product>>,
+    },
+    #[serde(rename = "product.restored")]
+    ProductRestored {
+        id: ProductId,
+        at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Box<Product>>,
+    },
+    #[serde(rename = "product.purged")]
+    ProductPurged { id: ProductId, at: DateTime<Utc> },
+    #[serde(rename = "discount_code.created")]
+    DiscountCodeCreated(DiscountCode),
+    #[serde(rename = "discount_code.deleted")]
+    DiscountCodeDeleted {
+        id: DiscountCodeId,
+        at: DateTime<Utc>,
     },
     #[serde(rename = "account.registered")]
     AccountRegistered {
@@ -81,8 +106,13 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 21] = [
         "site.configured",
+        "product.deleted",
+        "product.restored",
+        "product.purged",
+        "discount_code.created",
+        "discount_code.deleted",
         "account.registered",
         "password.set",
         "account.banned",
@@ -134,6 +164,11 @@ impl Event {
             Event::ShopCreated(_) => "shop.created",
             Event::ProductCreated(_) => "product.created",
             Event::ProductUpdated { .. } => "product.updated",
+            Event::ProductDeleted { .. } => "product.deleted",
+            Event::ProductRestored { .. } => "product.restored",
+            Event::ProductPurged { .. } => "product.purged",
+            Event::DiscountCodeCreated(_) => "discount_code.created",
+            Event::DiscountCodeDeleted { .. } => "discount_code.deleted",
             Event::AccountRegistered { .. } => "account.registered",
             Event::PasswordSet { .. } => "password.set",
             Event::AccountBanned { .. } => "account.banned",
@@ -155,7 +190,12 @@ impl Event {
             Event::SiteConfigured(_) => Some("site".into()),
             Event::ShopCreated(shop) => Some(shop.id.to_string()),
             Event::ProductCreated(product) => Some(product.id.to_string()),
-            Event::ProductUpdated { id, .. } => Some(id.to_string()),
+            Event::ProductUpdated { id, .. }
+            | Event::ProductDeleted { id, .. }
+            | Event::ProductRestored { id, .. }
+            | Event::ProductPurged { id, .. } => Some(id.to_string()),
+            Event::DiscountCodeCreated(code) => Some(code.id.to_string()),
+            Event::DiscountCodeDeleted { id, .. } => Some(id.to_string()),
             Event::AccountRegistered { account, .. } => Some(account.id.to_string()),
             Event::PasswordSet { account, .. }
             | Event::AddressAdded { account, .. }

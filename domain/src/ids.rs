@@ -64,3 +64,7 @@ id_type!(
     /// A shopper's saved delivery address.
     AddressId
 );
+id_type!(
+    /// A seller's discount code.
+    DiscountCodeId
+);

@@ -21,6 +21,7 @@ mod actor;
 mod catalog;
 mod command;
 mod decide;
+mod discount;
 mod error;
 mod event;
 mod ids;
@@ -37,12 +38,15 @@ pub use account::{
 };
 pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device};
 pub use actor::{Actor, Role};
-pub use catalog::{NewProduct, Product, ProductChanges, ProductStatus};
+pub use catalog::{
+    NewProduct, Product, ProductChanges, ProductDetails, ProductStatus, RESTORE_WINDOW_HOURS,
+};
 pub use command::{Command, Context};
 pub use decide::decide;
+pub use discount::{Discount, DiscountCode, normalize_code};
 pub use error::DomainError;
 pub use event::Event;
-pub use ids::{AccountId, AddressId, EventId, ProductId, SessionId, ShopId};
+pub use ids::{AccountId, AddressId, DiscountCodeId, EventId, ProductId, SessionId, ShopId};
 pub use money::{Currency, Money};
 pub use shop::{NewShop, Shop};
 pub use site::{Category, SiteConfig, Subcategory};

@@ -2,8 +2,9 @@
 
 use crate::account::{Account, Credential};
 use crate::catalog::Product;
+use crate::discount::DiscountCode;
 use crate::event::Event;
-use crate::ids::{AccountId, ProductId, ShopId};
+use crate::ids::{AccountId, DiscountCodeId, ProductId, ShopId};
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use imbl::{OrdMap, OrdSet};
@@ -24,6 +25,9 @@ pub struct State {
     pub account_emails: OrdMap<String, AccountId>,
     /// Password hashes and session epochs, from the `credentials` topic only.
     pub credentials: OrdMap<AccountId, Credential>,
+    pub discount_codes: OrdMap<DiscountCodeId, DiscountCode>,
+    /// Upper-cased code → id, for uniqueness across the marketplace.
+    pub discount_code_names: OrdMap<String, DiscountCodeId>,
 }
 
 impl State {
@@ -50,6 +54,46 @@ impl State {
             } => {
                 if let Some(product) = self.products.get_mut(id) {
                     product.apply(changes, *at);
+                }
+            }
+            Event::ProductDeleted { id, at, .. } => {
+                if let Some(product) = self.products.get_mut(id) {
+                    product.deleted_at = Some(*at);
+                    product.updated_at = *at;
+                }
+            }
+            Event::ProductRestored { id, at, .. } => {
+                if let Some(product) = self.products.get_mut(id) {
+                    product.deleted_at = None;
+                    product.updated_at = *at;
+                }
+            }
+            Event::ProductPurged { id, .. } => {
+                if let Some(product) = self.products.remove(id) {
+                    self.product_slugs.remove(&product.slug);
+                    if let Some(ids) = self.shop_products.get_mut(&product.shop_id) {
+                        ids.retain(|p| p != id);
+                    }
+                    let scoped: Vec<_> = self
+                        .discount_codes
+                        .values()
+                        .filter(|c| c.product_ids.contains(id))
+                        .map(|c| c.id)
+                        .collect();
+                    for code in scoped {
+                        if let Some(code) = self.discount_codes.get_mut(&code) {
+                            code.product_ids.retain(|p| p != id);
+                        }
+                    }
+                }
+            }
+            Event::DiscountCodeCreated(code) => {
+                self.discount_code_names.insert(code.code.clone(), code.id);
+                self.discount_codes.insert(code.id, code.clone());
+            }
+            Event::DiscountCodeDeleted { id, .. } => {
+                if let Some(code) = self.discount_codes.remove(id) {
+                    self.discount_code_names.remove(&code.code);
                 }
             }
             Event::AccountRegistered { .. }

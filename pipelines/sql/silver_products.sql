@@ -4,11 +4,12 @@
 -- source: bronze.commerce
 -- trigger: every 5s
 --
--- One row per product, as it is now: a `product.created` event carries the whole product, and a
--- `product.updated` event carries it again after the change (`after`), so each row is simply the
--- newest state of its product. Within a run only the newest event of each product counts.
+-- One row per product, as it is now: a `product.created` event carries the whole product, and
+-- `product.updated`, `product.deleted` and `product.restored` carry it again after the change
+-- (`after`), so each row is simply the newest state of its product (a purged product keeps its
+-- last row, deleted). Within a run only the newest event of each product counts.
 SELECT product_id, shop_id, slug, title, category, subcategory, price_amount, currency,
-       sale_price_amount, stock, status, created_at, updated_at
+       sale_price_amount, stock, status, brand, created_at, updated_at, deleted_at
 FROM (
     SELECT
         json_get_str(payload, '/id') AS product_id,
@@ -22,11 +23,14 @@ FROM (
         CAST(coalesce(json_get_str(payload, '/sale_price/amount'), json_get_str(payload, '/after/sale_price/amount')) AS BIGINT) AS sale_price_amount,
         CAST(coalesce(json_get_str(payload, '/stock'), json_get_str(payload, '/after/stock')) AS BIGINT) AS stock,
         coalesce(json_get_str(payload, '/status'), json_get_str(payload, '/after/status')) AS status,
+        coalesce(json_get_str(payload, '/brand'), json_get_str(payload, '/after/brand')) AS brand,
+        CAST(json_get_str(payload, '/after/deleted_at') AS TIMESTAMP) AS deleted_at,
         CAST(coalesce(json_get_str(payload, '/created_at'), json_get_str(payload, '/after/created_at')) AS TIMESTAMP) AS created_at,
         CAST(coalesce(json_get_str(payload, '/updated_at'), json_get_str(payload, '/after/updated_at')) AS TIMESTAMP) AS updated_at,
         ROW_NUMBER() OVER (PARTITION BY json_get_str(payload, '/id') ORDER BY "offset" DESC) AS newest
     FROM bronze.commerce
     WHERE kind = 'product.created'
-       OR (kind = 'product.updated' AND json_get_str(payload, '/after/id') IS NOT NULL)
+       OR (kind IN ('product.updated', 'product.deleted', 'product.restored')
+           AND json_get_str(payload, '/after/id') IS NOT NULL)
 ) AS events
 WHERE newest = 1

@@ -656,6 +656,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         (_, "/api/auth/password/change" | "/api/me") => SignedIn,
         (_, "/api/me/addresses" | "/api/me/addresses/{id}") => Shopper,
         (_, "/api/seller/shop") => Seller,
+        (_, p) if p.starts_with("/api/seller/") => Seller,
         (_, p) if p.starts_with("/api/admin/") => Admin,
         _ => return None,
     })

@@ -4,6 +4,7 @@
 mod accounts;
 mod api_contract;
 mod browser;
+mod catalog;
 mod dataflow;
 mod python_readers;
 mod support;

@@ -196,6 +196,7 @@ impl TestApp {
                 stock: 5,
                 status,
                 image_url: None,
+                details: Default::default(),
             };
             self.app
                 .execute(Actor::System, Command::CreateProduct(product))

@@ -10,6 +10,7 @@ mod me;
 mod metrics;
 mod products;
 mod seller;
+mod seller_products;
 mod site;
 
 use crate::app::AppState;
@@ -55,6 +56,18 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(me::list_addresses, me::add_address))
         .routes(routes!(me::remove_address))
         .routes(routes!(seller::open_shop, seller::my_shop))
+        .routes(routes!(seller_products::list, seller_products::create))
+        .routes(routes!(
+            seller_products::get,
+            seller_products::update,
+            seller_products::delete
+        ))
+        .routes(routes!(seller_products::restore))
+        .routes(routes!(
+            seller_products::list_codes,
+            seller_products::create_code
+        ))
+        .routes(routes!(seller_products::delete_code))
         .routes(routes!(admin_accounts::list_users))
         .routes(routes!(admin_accounts::ban, admin_accounts::unban))
         .routes(routes!(

@@ -19,6 +19,7 @@ pub struct ProductRow {
     price: String,
     stock: u32,
     active: bool,
+    deleted: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -56,6 +57,7 @@ pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response 
             price: p.current_price().display(),
             stock: p.stock,
             active: p.is_visible(),
+            deleted: p.deleted_at.is_some(),
         })
         .collect();
     SellerPage {

@@ -1,0 +1,375 @@
+//! Sellers' own catalog: ownership, slugs under concurrency, soft delete with its 24-hour restore
+//! window and the purge (with an injected clock), discount codes.
+
+use crate::support::{CATALOG_SELLER, TestApp};
+use axum::http::{Method, StatusCode};
+use chrono::{Duration, Utc};
+use domain::{Actor, Command, Role};
+use serde_json::json;
+
+fn mug() -> serde_json::Value {
+    json!({"title": "Speckled Mug", "category": "kitchen", "subcategory": "mugs", "price": {"amount": 2400},
+           "stock": 8, "status": "active", "brand": "Clay & Co", "tags": ["stoneware"], "colors": ["blue"]})
+}
+
+#[tokio::test]
+async fn a_seller_never_touches_another_shops_products_or_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+    let rival = t.user("rival@example.com", Role::Seller).await.token;
+    let no_shop = t
+        .call(
+            Method::POST,
+            "/api/seller/products",
+            Some(&rival),
+            Some(mug()),
+        )
+        .await;
+    assert_eq!(
+        no_shop.status,
+        StatusCode::CONFLICT,
+        "a seller without a shop is told to open one"
+    );
+    t.call(
+        Method::POST,
+        "/api/seller/shop",
+        Some(&rival),
+        Some(json!({"name": "Rival Goods", "category": "kitchen", "country": "DE"})),
+    )
+    .await;
+
+    let created = t
+        .call(
+            Method::POST,
+            "/api/seller/products",
+            Some(&owner),
+            Some(mug()),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let product = created.json();
+    let id = product["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (product["slug"].as_str(), product["brand"].as_str()),
+        (Some("speckled-mug"), Some("Clay & Co"))
+    );
+    let code = t
+        .call(Method::POST, "/api/seller/discount-codes", Some(&owner),
+              Some(json!({"code": "clay10", "public_name": "Ten off", "kind": "percent", "value": 10, "product_ids": [id]})))
+        .await;
+    assert_eq!(code.status, StatusCode::CREATED, "{}", code.body);
+    assert_eq!(code.json()["code"], "CLAY10");
+    let code_id = code.json()["id"].as_str().unwrap().to_string();
+
+    // The rival sees none of it and changes none of it.
+    for (method, uri, body) in [
+        (Method::GET, format!("/api/seller/products/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/api/seller/products/{id}"),
+            Some(json!({"title": "Mine now"})),
+        ),
+        (Method::DELETE, format!("/api/seller/products/{id}"), None),
+        (
+            Method::POST,
+            format!("/api/seller/products/{id}/restore"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/seller/discount-codes/{code_id}"),
+            None,
+        ),
+    ] {
+        let response = t.call(method.clone(), &uri, Some(&rival), body).await;
+        assert_eq!(
+            response.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri}: {}",
+            response.body
+        );
+    }
+    let listed = t
+        .call(Method::GET, "/api/seller/products", Some(&rival), None)
+        .await
+        .json();
+    assert_eq!(listed["total"], 0);
+    assert!(
+        t.call(
+            Method::GET,
+            "/api/seller/discount-codes",
+            Some(&rival),
+            None
+        )
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
+    let scoped = t
+        .call(Method::POST, "/api/seller/discount-codes", Some(&rival),
+              Some(json!({"code": "steal", "public_name": "x", "kind": "fixed", "value": 500, "product_ids": [id]})))
+        .await;
+    assert_eq!(
+        scoped.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a code cannot cover another shop's product"
+    );
+    let taken = t
+        .call(
+            Method::POST,
+            "/api/seller/discount-codes",
+            Some(&rival),
+            Some(json!({"code": "Clay10", "public_name": "x", "kind": "percent", "value": 5})),
+        )
+        .await;
+    assert_eq!(
+        taken.status,
+        StatusCode::CONFLICT,
+        "codes are unique across the marketplace, case aside"
+    );
+
+    let mine = t
+        .call(
+            Method::GET,
+            &format!("/api/seller/products/{id}"),
+            Some(&owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(mine["title"], "Speckled Mug");
+    let edited = t
+        .call(
+            Method::PATCH,
+            &format!("/api/seller/products/{id}"),
+            Some(&owner),
+            Some(json!({"sale_price": {"amount": 2000}, "stock": 3})),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    assert_eq!(edited.json()["current_price"]["amount"], 2000);
+    let over = t
+        .call(
+            Method::PATCH,
+            &format!("/api/seller/products/{id}"),
+            Some(&owner),
+            Some(json!({"sale_price": {"amount": 9000}})),
+        )
+        .await;
+    assert_eq!(
+        over.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a sale above the price is refused"
+    );
+    let ended = t
+        .call(
+            Method::PATCH,
+            &format!("/api/seller/products/{id}"),
+            Some(&owner),
+            Some(json!({"sale_price": null})),
+        )
+        .await;
+    assert_eq!(
+        ended.json()["sale_price"],
+        serde_json::Value::Null,
+        "null ends the sale"
+    );
+    let public = t.get("/api/products/speckled-mug").await;
+    assert_eq!(public.status, StatusCode::OK);
+    t.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn slugs_stay_unique_when_many_products_are_created_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+    let answers = futures::future::join_all((0..40).map(|_| {
+        t.call(
+            Method::POST,
+            "/api/seller/products",
+            Some(&owner),
+            Some(mug()),
+        )
+    }))
+    .await;
+    let mut slugs: Vec<String> = answers
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.json()["slug"].as_str().unwrap().to_string()
+        })
+        .collect();
+    slugs.sort();
+    slugs.dedup();
+    assert_eq!(slugs.len(), 40, "every product got its own slug");
+    assert!(
+        slugs.contains(&"speckled-mug".to_string())
+            && slugs.contains(&"speckled-mug-40".to_string())
+    );
+    t.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_deleted_product_can_be_restored_for_24_hours_and_is_then_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+    let product = t
+        .call(
+            Method::POST,
+            "/api/seller/products",
+            Some(&owner),
+            Some(mug()),
+        )
+        .await
+        .json();
+    let id: domain::ProductId = product["id"].as_str().unwrap().parse().unwrap();
+    let seller = t.app.state().account_by_email(CATALOG_SELLER).unwrap().id;
+    let as_seller = Actor::Account {
+        role: Role::Seller,
+        id: seller,
+    };
+
+    // Deleted through the API: gone from the shop at once, still in the seller's list.
+    let deleted = t
+        .call(
+            Method::DELETE,
+            &format!("/api/seller/products/{id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert!(deleted.json()["restorable_until"].is_string());
+    assert_eq!(
+        t.get("/api/products/speckled-mug").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let listed = t
+        .call(
+            Method::GET,
+            "/api/seller/products?status=deleted",
+            Some(&owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(listed["total"], 1);
+    let edit = t
+        .call(
+            Method::PATCH,
+            &format!("/api/seller/products/{id}"),
+            Some(&owner),
+            Some(json!({"stock": 1})),
+        )
+        .await;
+    assert_eq!(
+        edit.status,
+        StatusCode::CONFLICT,
+        "a deleted product is restored before it is edited"
+    );
+    let restored = t
+        .call(
+            Method::POST,
+            &format!("/api/seller/products/{id}/restore"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(restored.status, StatusCode::OK);
+    assert_eq!(
+        t.get("/api/products/speckled-mug").await.status,
+        StatusCode::OK
+    );
+
+    // With the clock moved on: restorable 23 hours later, not 25 hours later.
+    let deleted_at = Utc::now();
+    t.app
+        .execute_at(as_seller, Command::DeleteProduct { id }, deleted_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        api::purge::purge_due(&t.app, deleted_at + Duration::hours(23)).await,
+        0,
+        "nothing is due yet"
+    );
+    t.app
+        .execute_at(
+            as_seller,
+            Command::RestoreProduct { id },
+            deleted_at + Duration::hours(23),
+        )
+        .await
+        .unwrap();
+    let again = deleted_at + Duration::hours(24);
+    t.app
+        .execute_at(as_seller, Command::DeleteProduct { id }, again)
+        .await
+        .unwrap();
+    let late = t
+        .app
+        .execute_at(
+            as_seller,
+            Command::RestoreProduct { id },
+            again + Duration::hours(25),
+        )
+        .await;
+    assert!(matches!(late, Err(api::ApiError::Conflict(_))), "{late:?}");
+    let early_purge = t
+        .app
+        .execute_at(
+            Actor::System,
+            Command::PurgeProduct { id },
+            again + Duration::hours(1),
+        )
+        .await;
+    assert!(early_purge.is_err(), "nothing is purged inside the window");
+    let by_seller = t
+        .app
+        .execute_at(
+            as_seller,
+            Command::PurgeProduct { id },
+            again + Duration::hours(30),
+        )
+        .await;
+    assert!(
+        matches!(by_seller, Err(api::ApiError::Forbidden(_))),
+        "only the scheduled job purges"
+    );
+
+    assert_eq!(
+        api::purge::purge_due(&t.app, again + Duration::hours(25)).await,
+        1
+    );
+    assert!(!t.app.state().products.contains_key(&id), "purged");
+    assert_eq!(
+        t.call(
+            Method::GET,
+            &format!("/api/seller/products/{id}"),
+            Some(&owner),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    // The slug is free again.
+    let reborn = t
+        .call(
+            Method::POST,
+            "/api/seller/products",
+            Some(&owner),
+            Some(mug()),
+        )
+        .await
+        .json();
+    assert_eq!(reborn["slug"], "speckled-mug");
+    t.app.shutdown().await;
+}
