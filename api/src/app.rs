@@ -29,6 +29,8 @@ pub enum StartError {
     KeyValue(#[from] crate::kv::KvError),
     #[error("mail is misconfigured")]
     Mail(#[from] crate::mail::MailError),
+    #[error("the product search index could not be built")]
+    Search(#[from] crate::search::SearchError),
     #[error("the token signing key could not be loaded or made")]
     SigningKey(#[source] std::io::Error),
     #[error(
@@ -55,6 +57,8 @@ pub struct App {
     /// The outbox, when mail goes to files rather than SMTP.
     pub outbox: Option<crate::mail::Outbox>,
     pub tokens: crate::auth::TokenKeys,
+    /// Full-text product search, kept in step by the command path.
+    pub search: Arc<crate::search::Search>,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -99,9 +103,11 @@ impl App {
             duration_ms = started.elapsed().as_millis() as u64,
             "state rebuilt from the log"
         );
+        let search = Arc::new(crate::search::Search::build(&state)?);
         let state: SharedState = Arc::new(RwLock::new(Arc::new(state)));
         let cancel = CancellationToken::new();
-        let (commands, writer) = CommandPath::spawn(state.clone(), log.clone(), cancel.clone());
+        let (commands, writer) =
+            CommandPath::spawn(state.clone(), log.clone(), search.clone(), cancel.clone());
         let sink = Arc::new(LakeSink::new(log.clone(), lake.clone()));
         let mailer = crate::mail::Mailer::new(
             transport,
@@ -123,6 +129,7 @@ impl App {
             mailer,
             outbox,
             tokens,
+            search,
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));

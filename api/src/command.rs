@@ -8,6 +8,7 @@
 //! exactly what the log says.
 
 use crate::error::ApiError;
+use crate::search::Search;
 use domain::{Command, Context, Event, EventId, State};
 use ingest::{AppendRecord, Envelope, EventLog, Topic, TopicPartition};
 use std::sync::{Arc, RwLock};
@@ -38,10 +39,11 @@ impl CommandPath {
     pub(crate) fn spawn(
         state: SharedState,
         log: Arc<dyn EventLog>,
+        search: Arc<Search>,
         cancel: CancellationToken,
     ) -> (CommandPath, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * BATCH_MAX);
-        let task = tokio::spawn(writer(rx, state, log, cancel));
+        let task = tokio::spawn(writer(rx, state, log, search, cancel));
         (CommandPath { tx }, task)
     }
 
@@ -70,6 +72,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Job>,
     state: SharedState,
     log: Arc<dyn EventLog>,
+    search: Arc<Search>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -84,11 +87,11 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        run_batch(jobs, &state, log.as_ref()).await;
+        run_batch(jobs, &state, log.as_ref(), &search).await;
     }
 }
 
-async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog) {
+async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog, search: &Search) {
     let mut scratch: State = (**state.read().expect("state lock")).clone();
     let mut accepted: Vec<(Reply, Vec<Event>)> = Vec::with_capacity(jobs.len());
     let mut records = Vec::new();
@@ -126,6 +129,16 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog) {
     let count = records.len();
     match log.append(records).await {
         Ok(_) => {
+            // The search index follows before anyone is answered: a product is findable as
+            // soon as its creation is acknowledged. An index failure is logged, not fatal: the
+            // events are durable and the index is rebuilt from the state on the next start.
+            let touched: Vec<_> = accepted
+                .iter()
+                .flat_map(|(_, events)| crate::search::touched(events))
+                .collect();
+            if let Err(e) = search.update(&scratch, &touched) {
+                tracing::error!(error = %e, products = touched.len(), "the search index could not follow a batch");
+            }
             *state.write().expect("state lock") = Arc::new(scratch);
             tracing::debug!(events = count, commands = accepted.len(), "batch committed");
             for (reply, events) in accepted {
@@ -251,6 +264,10 @@ mod tests {
         })
     }
 
+    fn search() -> Arc<Search> {
+        Arc::new(Search::build(&State::default()).unwrap())
+    }
+
     fn ctx() -> Context {
         Context {
             actor: Actor::System,
@@ -267,7 +284,8 @@ mod tests {
         });
         let state: SharedState = Arc::new(RwLock::new(Arc::new(State::default())));
         let cancel = CancellationToken::new();
-        let (path, writer) = CommandPath::spawn(state.clone(), log.clone(), cancel.clone());
+        let (path, writer) =
+            CommandPath::spawn(state.clone(), log.clone(), search(), cancel.clone());
 
         path.execute(site("First"), ctx()).await.unwrap();
         assert_eq!(state.read().unwrap().site.name, "First");
@@ -299,8 +317,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(dir.path()).unwrap());
         let state: SharedState = Arc::new(RwLock::new(Arc::new(State::default())));
-        let (path, _writer) =
-            CommandPath::spawn(state.clone(), log.clone(), CancellationToken::new());
+        let (path, _writer) = CommandPath::spawn(
+            state.clone(),
+            log.clone(),
+            search(),
+            CancellationToken::new(),
+        );
         let answers = futures::future::join_all(
             (0..200).map(|i| path.execute(site(&format!("Site {i}")), ctx())),
         )

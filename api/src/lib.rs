@@ -27,6 +27,7 @@ pub mod mail;
 pub mod purge;
 mod request;
 pub mod routes;
+pub mod search;
 #[cfg(test)]
 mod test_servers;
 pub mod upkeep;

@@ -189,6 +189,8 @@ impl<T: ToSchema> Page<T> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductSort {
+    /// Best matches first (the default with `q`; newest first without).
+    Relevance,
     #[default]
     Newest,
     PriceAsc,
@@ -199,7 +201,8 @@ pub enum ProductSort {
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductFilter {
-    /// Words that must all appear in the title or description.
+    /// Search words: every word must match the title, description, tags, brand or category,
+    /// allowing a typo or two in longer words; the last word also matches as a prefix.
     pub q: Option<String>,
     pub category: Option<String>,
     pub subcategory: Option<String>,
@@ -215,7 +218,7 @@ pub struct ProductFilter {
 }
 
 impl ProductFilter {
-    fn matches(&self, p: &Product, words: &[String]) -> bool {
+    fn matches(&self, p: &Product) -> bool {
         let price = p.current_price().amount;
         p.is_visible()
             && self.category.as_ref().is_none_or(|c| &p.category == c)
@@ -226,27 +229,38 @@ impl ProductFilter {
             && self.shop.is_none_or(|s| p.shop_id.0 == s)
             && self.min_price.is_none_or(|min| price >= min)
             && self.max_price.is_none_or(|max| price <= max)
-            && words.iter().all(|w| {
-                p.title.to_lowercase().contains(w) || p.description.to_lowercase().contains(w)
-            })
     }
 
-    /// The visible products that match, sorted and paged.
-    pub fn apply(&self, state: &State) -> Page<ProductView> {
-        let words: Vec<String> = self
-            .q
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .map(str::to_lowercase)
-            .collect();
-        let mut matched: Vec<&Product> = state
-            .products
-            .values()
-            .filter(|p| self.matches(p, &words))
-            .collect();
-        match self.sort.unwrap_or_default() {
-            ProductSort::Newest => {
+    /// The visible products that match, sorted and paged. With `q`, the candidates come from the
+    /// search index, best first.
+    pub fn apply(&self, state: &State, search: &crate::search::Search) -> Page<ProductView> {
+        let query = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        let mut matched: Vec<&Product> = match query {
+            Some(q) => search
+                .query(q, SEARCH_CANDIDATES)
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "search failed; answering with no results");
+                    Vec::new()
+                })
+                .into_iter()
+                .filter_map(|(id, _)| state.products.get(&id))
+                .filter(|p| self.matches(p))
+                .collect(),
+            None => state
+                .products
+                .values()
+                .filter(|p| self.matches(p))
+                .collect(),
+        };
+        let sort = match (self.sort, query) {
+            (Some(sort), _) => sort,
+            (None, Some(_)) => ProductSort::Relevance,
+            (None, None) => ProductSort::Newest,
+        };
+        match sort {
+            // Search results arrive best first; without a query there is no relevance.
+            ProductSort::Relevance if query.is_some() => {}
+            ProductSort::Relevance | ProductSort::Newest => {
                 matched.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.slug.cmp(&b.slug)))
             }
             ProductSort::PriceAsc => {
@@ -276,6 +290,9 @@ impl ProductFilter {
         }
     }
 }
+
+/// How many search hits a listing considers before filters and paging.
+const SEARCH_CANDIDATES: usize = 10_000;
 
 /// A saved delivery address.
 #[derive(Clone, Debug, Serialize, ToSchema)]

@@ -373,3 +373,51 @@ async fn a_deleted_product_can_be_restored_for_24_hours_and_is_then_purged() {
     assert_eq!(reborn["slug"], "speckled-mug");
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_new_product_is_found_at_once_despite_a_typo_and_a_search_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+    let created = t
+        .call(
+            Method::POST,
+            "/api/seller/products",
+            Some(&owner),
+            Some(mug()),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let found = t.get("/api/products?q=speckeld%20mugs").await.json();
+    assert_eq!(found["items"][0]["slug"], "speckled-mug", "{found}");
+    let by_brand = t.get("/api/products?q=clay&category=kitchen").await.json();
+    assert_eq!(
+        by_brand["total"], 1,
+        "search and filters combine: {by_brand}"
+    );
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    t.call(
+        Method::DELETE,
+        &format!("/api/seller/products/{id}"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        t.get("/api/products?q=speckled").await.json()["total"],
+        0,
+        "deleted products leave the index"
+    );
+
+    let before = t.app.log.records_in(ingest::Topic::Activity);
+    let page = t.get("/?q=blue+mug").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Results for"), "{}", page.body);
+    assert_eq!(
+        t.app.log.records_in(ingest::Topic::Activity),
+        before + 1,
+        "the search is an activity event"
+    );
+    t.app.shutdown().await;
+}

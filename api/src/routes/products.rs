@@ -18,7 +18,7 @@ pub(super) async fn list_products(
     filter: Result<Query<ProductFilter>, QueryRejection>,
 ) -> Result<Json<Page<ProductView>>, ApiError> {
     let Query(filter) = filter?;
-    Ok(Json(filter.apply(&app.state())))
+    Ok(Json(filter.apply(&app.state(), &app.search)))
 }
 
 /// One active product by its slug.

@@ -81,8 +81,10 @@ pub struct HomePage {
 pub async fn home(
     State(app): State<AppState>,
     viewer: Viewer,
+    jar: CookieJar,
+    headers: HeaderMap,
     filter: Result<Query<ProductFilter>, QueryRejection>,
-) -> HomePage {
+) -> (CookieJar, HomePage) {
     // A hand-edited URL with a bad filter shows everything rather than an error page.
     let filter = filter.map(|Query(f)| f).unwrap_or_default();
     let state = app.state();
@@ -106,6 +108,21 @@ pub async fn home(
             count: c.count,
         });
     let query = filter.q.clone().unwrap_or_default();
+    // A search from the box records a `search` activity (on its first page, not while paging).
+    let visitor = Visitor::from_cookies(&jar);
+    if !query.trim().is_empty() && filter.page.unwrap_or(1) == 1 {
+        let search = Command::RecordActivity {
+            kind: ActivityKind::Search,
+            details: ActivityDetails {
+                query: Some(query.clone()),
+                client: client_context(&headers),
+                ..Default::default()
+            },
+        };
+        if let Err(e) = app.execute(actor_of(&viewer, &visitor), search).await {
+            tracing::warn!(error = %e, "could not record a search");
+        }
+    }
     let filtered = filter.category.is_some()
         || !query.trim().is_empty()
         || filter.shop.is_some()
@@ -115,7 +132,7 @@ pub async fn home(
             per_page: Some(24),
             ..filter.clone()
         }
-        .apply(&state);
+        .apply(&state, &app.search);
         let shop_name = filter
             .shop
             .and_then(|id| state.shops.get(&domain::ShopId(id)))
@@ -156,7 +173,7 @@ pub async fn home(
                     per_page: Some(4),
                     ..Default::default()
                 }
-                .apply(&state);
+                .apply(&state, &app.search);
                 (page.total > 0).then(|| Section {
                     slug: c.slug.clone(),
                     name: c.name.clone(),
@@ -166,7 +183,7 @@ pub async fn home(
             })
             .collect()
     };
-    HomePage {
+    let page = HomePage {
         chrome: Chrome::with(&state, "shop", &viewer),
         product_count: state.products.values().filter(|p| p.is_visible()).count(),
         shop_count: state.shops.len(),
@@ -175,7 +192,18 @@ pub async fn home(
         query,
         sections,
         listing,
-    }
+    };
+    (visitor.remember(jar, app.config.secure_cookies), page)
+}
+
+/// Who did something on a page: the signed-in account, or the browser session.
+fn actor_of(viewer: &Viewer, visitor: &Visitor) -> Actor {
+    viewer.principal().map_or(
+        Actor::Anonymous {
+            session: visitor.session,
+        },
+        |p| p.actor(),
+    )
 }
 
 #[derive(Template, WebTemplate)]
@@ -218,13 +246,7 @@ pub async fn product(
     // Signed-in people's views are theirs (the recommender learns from them); anyone else's
     // belong to the browser session. A lost page view must not cost the shopper the page:
     // record it, but render either way.
-    let actor = viewer.principal().map_or(
-        Actor::Anonymous {
-            session: visitor.session,
-        },
-        |p| p.actor(),
-    );
-    if let Err(e) = app.execute(actor, view).await {
+    if let Err(e) = app.execute(actor_of(&viewer, &visitor), view).await {
         tracing::warn!(product.slug = %slug, error = %e, "could not record a product view");
     }
     let p = ProductView::build(&state, product);
