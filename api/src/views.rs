@@ -210,6 +210,10 @@ pub struct ProductFilter {
     pub shop: Option<uuid::Uuid>,
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
+    /// Only products offered in this colour (case-insensitive).
+    pub color: Option<String>,
+    /// Only products offered in this size (case-insensitive).
+    pub size: Option<String>,
     pub sort: Option<ProductSort>,
     /// 1-based page number.
     pub page: Option<usize>,
@@ -229,11 +233,43 @@ impl ProductFilter {
             && self.shop.is_none_or(|s| p.shop_id.0 == s)
             && self.min_price.is_none_or(|min| price >= min)
             && self.max_price.is_none_or(|max| price <= max)
+            && self
+                .color
+                .as_ref()
+                .is_none_or(|c| p.details.colors.iter().any(|x| x.eq_ignore_ascii_case(c)))
+            && self
+                .size
+                .as_ref()
+                .is_none_or(|z| p.details.sizes.iter().any(|x| x.eq_ignore_ascii_case(z)))
     }
 
     /// The visible products that match, sorted and paged. With `q`, the candidates come from the
     /// search index, best first.
     pub fn apply(&self, state: &State, search: &crate::search::Search) -> Page<ProductView> {
+        let matched = self.matched(state, search);
+        self.page_of(state, matched)
+    }
+
+    /// Like [`apply`](Self::apply), with facet counts over every match (not just this page).
+    pub fn listing(&self, state: &State, search: &crate::search::Search) -> ProductListing {
+        let matched = self.matched(state, search);
+        let facets = Facets::count(state, &matched);
+        let Page {
+            items,
+            page,
+            per_page,
+            total,
+        } = self.page_of(state, matched);
+        ProductListing {
+            items,
+            page,
+            per_page,
+            total,
+            facets,
+        }
+    }
+
+    fn matched<'s>(&self, state: &'s State, search: &crate::search::Search) -> Vec<&'s Product> {
         let query = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let mut matched: Vec<&Product> = match query {
             Some(q) => search
@@ -273,6 +309,10 @@ impl ProductFilter {
                     .then(a.slug.cmp(&b.slug))
             }),
         }
+        matched
+    }
+
+    fn page_of(&self, state: &State, matched: Vec<&Product>) -> Page<ProductView> {
         let per_page = self.per_page.unwrap_or(20).clamp(1, 100);
         let page = self.page.unwrap_or(1).max(1);
         let total = matched.len();
@@ -289,6 +329,65 @@ impl ProductFilter {
             total,
         }
     }
+}
+
+/// How many matching products have each value, most first.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: usize,
+}
+
+/// Counts over every product that matches a listing, for filters that show their numbers.
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct Facets {
+    pub categories: Vec<FacetCount>,
+    pub subcategories: Vec<FacetCount>,
+    pub colors: Vec<FacetCount>,
+    pub sizes: Vec<FacetCount>,
+    /// The lowest and highest current price, in minor units.
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+}
+
+impl Facets {
+    fn count(_state: &State, matched: &[&Product]) -> Facets {
+        use std::collections::BTreeMap;
+        let tally = |values: &mut dyn Iterator<Item = String>| {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for value in values {
+                *counts.entry(value).or_default() += 1;
+            }
+            let mut counts: Vec<FacetCount> = counts
+                .into_iter()
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
+            counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+            counts
+        };
+        Facets {
+            categories: tally(&mut matched.iter().map(|p| p.category.clone())),
+            subcategories: tally(&mut matched.iter().filter_map(|p| p.subcategory.clone())),
+            colors: tally(
+                &mut matched
+                    .iter()
+                    .flat_map(|p| p.details.colors.iter().map(|c| c.to_lowercase())),
+            ),
+            sizes: tally(&mut matched.iter().flat_map(|p| p.details.sizes.iter().cloned())),
+            min_price: matched.iter().map(|p| p.current_price().amount).min(),
+            max_price: matched.iter().map(|p| p.current_price().amount).max(),
+        }
+    }
+}
+
+/// A page of products with the facet counts of the whole match.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProductListing {
+    pub items: Vec<ProductView>,
+    pub page: usize,
+    pub per_page: usize,
+    pub total: usize,
+    pub facets: Facets,
 }
 
 /// How many search hits a listing considers before filters and paging.

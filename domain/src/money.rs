@@ -82,6 +82,45 @@ impl Money {
     }
 
     /// The amount formatted for people: `$19.99`, `1,500 JPY`-style codes for currencies without a symbol.
+    /// Parses an amount people type in major units (`24`, `24.5`, `24.50`) into minor units of
+    /// `currency`; more decimals than the currency has are refused, not rounded.
+    pub fn parse_major(
+        text: &str,
+        currency: Currency,
+        field: &'static str,
+    ) -> Result<Money, DomainError> {
+        let text = text
+            .trim()
+            .trim_start_matches(['$', '€', '£'])
+            .replace(',', "");
+        let digits = currency.minor_digits() as usize;
+        let bad = || {
+            DomainError::invalid(
+                field,
+                format!("an amount such as 24.99 (at most {digits} decimals)"),
+            )
+        };
+        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+        if whole.is_empty() && fraction.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+            || fraction.len() > digits
+        {
+            return Err(bad());
+        }
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| bad())?
+        };
+        let fraction: i64 = format!("{fraction:0<digits$}").parse().unwrap_or(0);
+        whole
+            .checked_mul(10_i64.pow(digits as u32))
+            .and_then(|w| w.checked_add(fraction))
+            .map(|amount| Money::new(amount, currency))
+            .ok_or_else(bad)
+    }
+
     pub fn display(&self) -> String {
         let digits = self.currency.minor_digits();
         let scale = 10_i64.pow(digits);
@@ -114,6 +153,25 @@ fn group_thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_people_type() {
+        let usd = |t: &str| Money::parse_major(t, Currency::USD, "price").map(|m| m.amount);
+        assert_eq!(usd("24"), Ok(2400));
+        assert_eq!(usd("24.5"), Ok(2450));
+        assert_eq!(usd(" $1,024.99 "), Ok(102_499));
+        assert_eq!(usd(".99"), Ok(99));
+        assert!(
+            usd("24.999").is_err() && usd("abc").is_err() && usd("").is_err() && usd("-3").is_err()
+        );
+        let yen = Money::parse_major("500", Currency::parse("JPY").unwrap(), "price").unwrap();
+        assert_eq!(yen.amount, 500);
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,21 @@ pub fn pages() -> Vec<PageRoute> {
         ),
         page("/seller", Seller, get(seller::dashboard)),
         page(
+            "/seller/products/new",
+            Seller,
+            get(seller::new_product).post(seller::create_product),
+        ),
+        page(
+            "/seller/products/{id}/delete",
+            Seller,
+            post(seller::delete_product),
+        ),
+        page(
+            "/seller/products/{id}/restore",
+            Seller,
+            post(seller::restore_product),
+        ),
+        page(
             "/seller/signup",
             Anyone,
             get(auth::signup_form).post(auth::signup),

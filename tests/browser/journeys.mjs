@@ -115,6 +115,28 @@ await seller.waitForURL(`${base}/seller`);
 check((await seller.textContent("h1")).includes("Sam's Stoneware"), "the seller's new shop is their dashboard");
 await shot(seller, "seller-dashboard");
 
+// The seller adds a product; a price people cannot pay is explained next to its field.
+await seller.click("text=New product");
+await seller.fill("#title", "Speckled Stoneware Mug");
+await seller.fill("#description", "Wheel-thrown, dishwasher safe.");
+await seller.selectOption("#category", { index: 1 });
+await seller.fill("#price", "twenty");
+await seller.fill("#tags", "handmade, gift");
+await seller.click("main button[type=submit]");
+check((await seller.textContent(".field.invalid .error") || "").includes("24.99"), "a bad price is explained next to its field");
+check(await seller.inputValue("#title") === "Speckled Stoneware Mug", "the product form keeps what was typed");
+await shot(seller, "product-form");
+await seller.fill("#price", "24.50");
+await seller.click("main button[type=submit]");
+await seller.waitForURL(/done=created/);
+check((await seller.textContent("table")).includes("Speckled Stoneware Mug"), "the new product is in the seller's table");
+
+// A shopper finds it at once, despite a typo.
+const browsing = await (await browser.newContext()).newPage();
+await browsing.goto(`${base}/?q=stonewear+mug`);
+check((await browsing.textContent("main")).includes("Speckled Stoneware Mug"), "search finds the new product despite a typo");
+await shot(browsing, "search");
+
 // Separate sign-ins: the seller portal refuses the shopper's account.
 const other = await (await browser.newContext()).newPage();
 await other.goto(`${base}/seller/login`);

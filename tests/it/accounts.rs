@@ -937,6 +937,7 @@ fn form_for(path: &str) -> &'static str {
         "/account/password" => "current_password=wrong&new_password=x",
         "/account/addresses" => "label=L&name=N&street=S&city=C&zip=Z&country=Germany",
         "/seller/onboarding" => "name=N&category=nowhere&country=DE",
+        "/seller/products/new" => "title=T&category=nowhere&price=1.00",
         "/admin/users/{id}/ban" => "reason=matrix",
         "/admin/admins" => "email=nobody%40example.com",
         "/admin/analysts" => "name=N&email=bad&password=x",

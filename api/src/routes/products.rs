@@ -1,24 +1,24 @@
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::views::{Page, ProductFilter, ProductView};
+use crate::views::{ProductFilter, ProductListing, ProductView};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 
-/// Active products, filtered, sorted and paged.
+/// Active products, searched, filtered, sorted and paged, with facet counts over the whole match.
 #[utoipa::path(
     get,
     path = "/api/products",
     tag = "catalog",
     params(ProductFilter),
-    responses((status = 200, body = Page<ProductView>), (status = 400, body = ErrorBody))
+    responses((status = 200, body = ProductListing), (status = 400, body = ErrorBody))
 )]
 pub(super) async fn list_products(
     State(app): State<AppState>,
     filter: Result<Query<ProductFilter>, QueryRejection>,
-) -> Result<Json<Page<ProductView>>, ApiError> {
+) -> Result<Json<ProductListing>, ApiError> {
     let Query(filter) = filter?;
-    Ok(Json(filter.apply(&app.state(), &app.search)))
+    Ok(Json(filter.listing(&app.state(), &app.search)))
 }
 
 /// One active product by its slug.

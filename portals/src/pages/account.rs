@@ -77,7 +77,7 @@ fn render(
         is_shopper: account.role == Role::Shopper,
         notice,
         failed,
-        message: error.map(|e| e.public_message()),
+        message: error.map(super::form_message),
         errors: error.map(ApiError::field_errors).unwrap_or_default(),
         values,
     };

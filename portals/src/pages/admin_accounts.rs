@@ -151,7 +151,7 @@ fn render(app: &AppState, viewer: &Viewer, me: uuid::Uuid, listing: Listing) -> 
         page,
         pages,
         total,
-        message: error.as_ref().map(|e| e.public_message()),
+        message: error.as_ref().map(super::form_message),
         errors: error
             .as_ref()
             .map(ApiError::field_errors)

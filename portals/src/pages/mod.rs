@@ -62,3 +62,13 @@ pub fn refused_page(
     };
     (StatusCode::FORBIDDEN, page).into_response()
 }
+
+/// The sentence above a form that was refused: the reason, or a pointer to the fields when the
+/// reasons are next to them.
+pub fn form_message(error: &api::ApiError) -> String {
+    if error.field_errors().is_empty() {
+        error.public_message()
+    } else {
+        "Please correct the fields marked below.".to_string()
+    }
+}

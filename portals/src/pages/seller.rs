@@ -5,14 +5,15 @@ use crate::session::{CsrfForm, Portal, Viewer};
 use api::{ApiError, AppState, ShopView};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::{Command, NewShop, ShopId};
+use domain::{Command, NewProduct, NewShop, ProductDetails, ProductId, ProductStatus, ShopId};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 pub struct ProductRow {
+    id: uuid::Uuid,
     slug: String,
     title: String,
     category: String,
@@ -20,6 +21,8 @@ pub struct ProductRow {
     stock: u32,
     active: bool,
     deleted: bool,
+    /// Deleted, and still inside the restore window.
+    restorable: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -31,12 +34,39 @@ pub struct SellerPage {
     active: usize,
     units: u64,
     low_stock: usize,
+    notice: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
 }
 
 /// `/seller`: the seller's shop and its products, drafts included. Sellers without a shop are
 /// sent to open one.
-pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response {
-    let principal = match viewer.require(&app, Portal::Seller, "/seller") {
+pub async fn dashboard(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Query(done): Query<Done>,
+) -> Response {
+    let notice = match done.done.as_str() {
+        "created" => Some("Product saved.".to_string()),
+        "deleted" => Some("Product deleted. You can restore it for 24 hours.".to_string()),
+        "restored" => Some("Product restored.".to_string()),
+        _ => None,
+    };
+    dashboard_page(&app, &viewer, notice, None)
+}
+
+fn dashboard_page(
+    app: &AppState,
+    viewer: &Viewer,
+    notice: Option<String>,
+    error: Option<&ApiError>,
+) -> Response {
+    let principal = match viewer.require(app, Portal::Seller, "/seller") {
         Ok(p) => p,
         Err(response) => return response,
     };
@@ -47,6 +77,7 @@ pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response 
     let rows: Vec<ProductRow> = state
         .products_of(shop.id)
         .map(|p| ProductRow {
+            id: p.id.0,
             slug: p.slug.clone(),
             title: p.title.clone(),
             category: state
@@ -58,17 +89,250 @@ pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response 
             stock: p.stock,
             active: p.is_visible(),
             deleted: p.deleted_at.is_some(),
+            restorable: p.restorable(chrono::Utc::now()),
         })
         .collect();
-    SellerPage {
-        chrome: Chrome::with(&state, "seller", &viewer),
+    let page = SellerPage {
+        chrome: Chrome::with(&state, "seller", viewer),
         shop: ShopView::build(&state, shop),
         active: rows.iter().filter(|r| r.active).count(),
-        units: rows.iter().map(|r| r.stock as u64).sum(),
-        low_stock: rows.iter().filter(|r| r.stock < 5).count(),
+        units: rows
+            .iter()
+            .filter(|r| !r.deleted)
+            .map(|r| r.stock as u64)
+            .sum(),
+        low_stock: rows.iter().filter(|r| !r.deleted && r.stock < 5).count(),
         rows,
+        notice,
+        message: error.map(super::form_message),
+    };
+    (error.map_or(StatusCode::OK, |e| e.status()), page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+/// Deletes or restores one of the seller's products from the dashboard.
+async fn product_action(
+    app: &AppState,
+    viewer: &Viewer,
+    id: uuid::Uuid,
+    restore: bool,
+) -> Response {
+    let principal = match viewer.require(app, Portal::Seller, "/seller") {
+        Ok(p) => p.clone(),
+        Err(response) => return response,
+    };
+    let id = ProductId(id);
+    let command = if restore {
+        Command::RestoreProduct { id }
+    } else {
+        Command::DeleteProduct { id }
+    };
+    match app.execute(principal.actor(), command).await {
+        Ok(_) => Redirect::to(if restore {
+            "/seller?done=restored"
+        } else {
+            "/seller?done=deleted"
+        })
+        .into_response(),
+        Err(e) => dashboard_page(app, viewer, None, Some(&e)),
     }
-    .into_response()
+}
+
+pub async fn delete_product(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<uuid::Uuid>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    product_action(&app, &viewer, id, false).await
+}
+
+pub async fn restore_product(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<uuid::Uuid>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    product_action(&app, &viewer, id, true).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "product_form.html")]
+pub struct ProductFormPage {
+    chrome: Chrome,
+    categories: Vec<CategoryOption>,
+    message: Option<String>,
+    values: BTreeMap<String, String>,
+    errors: BTreeMap<String, String>,
+}
+
+impl ProductFormPage {
+    fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+
+    fn error(&self, name: &str) -> &str {
+        self.errors.get(name).map_or("", String::as_str)
+    }
+}
+
+fn category_options(state: &domain::State) -> Vec<CategoryOption> {
+    let mut options = Vec::new();
+    for c in &state.site.categories {
+        options.push(CategoryOption {
+            slug: c.slug.clone(),
+            name: c.name.clone(),
+        });
+        for sub in &c.subcategories {
+            options.push(CategoryOption {
+                slug: format!("{}/{}", c.slug, sub.slug),
+                name: format!("{} › {}", c.name, sub.name),
+            });
+        }
+    }
+    options
+}
+
+fn product_form(
+    app: &AppState,
+    viewer: &Viewer,
+    values: BTreeMap<String, String>,
+    error: Option<&ApiError>,
+) -> Response {
+    let state = app.state();
+    let page = ProductFormPage {
+        chrome: Chrome::with(&state, "seller", viewer),
+        categories: category_options(&state),
+        message: error.map(super::form_message),
+        errors: error.map(ApiError::field_errors).unwrap_or_default(),
+        values,
+    };
+    (error.map_or(StatusCode::OK, |e| e.status()), page).into_response()
+}
+
+/// `/seller/products/new`: the form for a new product.
+pub async fn new_product(State(app): State<AppState>, viewer: Viewer) -> Response {
+    if let Err(response) = viewer.require(&app, Portal::Seller, "/seller/products/new") {
+        return response;
+    }
+    let values = BTreeMap::from([
+        ("stock".to_string(), "1".to_string()),
+        ("status".to_string(), "active".to_string()),
+    ]);
+    product_form(&app, &viewer, values, None)
+}
+
+#[derive(Deserialize)]
+pub struct ProductForm {
+    title: String,
+    #[serde(default)]
+    description: String,
+    category: String,
+    price: String,
+    #[serde(default)]
+    sale_price: String,
+    #[serde(default)]
+    stock: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    brand: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    colors: String,
+    #[serde(default)]
+    sizes: String,
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub async fn create_product(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    CsrfForm(form): CsrfForm<ProductForm>,
+) -> Response {
+    let principal = match viewer.require(&app, Portal::Seller, "/seller/products/new") {
+        Ok(p) => p.clone(),
+        Err(response) => return response,
+    };
+    let values: BTreeMap<String, String> = [
+        ("title", &form.title),
+        ("description", &form.description),
+        ("category", &form.category),
+        ("price", &form.price),
+        ("sale_price", &form.sale_price),
+        ("stock", &form.stock),
+        ("status", &form.status),
+        ("brand", &form.brand),
+        ("tags", &form.tags),
+        ("colors", &form.colors),
+        ("sizes", &form.sizes),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.clone()))
+    .collect();
+    let Some(shop) = app.state().shop_of(principal.account.id).map(|s| s.id) else {
+        return Redirect::to("/seller/onboarding").into_response();
+    };
+    let result = async {
+        let usd = domain::Currency::USD;
+        let price = domain::Money::parse_major(&form.price, usd, "price")?;
+        let sale_price = match form.sale_price.trim() {
+            "" => None,
+            text => Some(domain::Money::parse_major(text, usd, "sale_price")?),
+        };
+        let stock = match form.stock.trim() {
+            "" => 0,
+            text => text
+                .parse::<u32>()
+                .map_err(|_| domain::DomainError::invalid("stock", "a whole number, 0 or more"))?,
+        };
+        let (category, subcategory) = match form.category.split_once('/') {
+            Some((c, s)) => (c.to_string(), Some(s.to_string())),
+            None => (form.category.clone(), None),
+        };
+        let product = NewProduct {
+            id: ProductId(uuid::Uuid::now_v7()),
+            shop_id: shop,
+            title: form.title.clone(),
+            description: form.description.clone(),
+            category,
+            subcategory,
+            price,
+            sale_price,
+            stock,
+            status: if form.status == "draft" {
+                ProductStatus::Draft
+            } else {
+                ProductStatus::Active
+            },
+            image_url: None,
+            details: ProductDetails {
+                brand: Some(form.brand.trim().to_string()).filter(|b| !b.is_empty()),
+                tags: list(&form.tags),
+                colors: list(&form.colors),
+                sizes: list(&form.sizes),
+                starts_at: None,
+                ends_at: None,
+            },
+        };
+        app.execute(principal.actor(), Command::CreateProduct(product))
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to("/seller?done=created").into_response(),
+        Err(e) => product_form(&app, &viewer, values, Some(&e)),
+    }
 }
 
 pub struct CategoryOption {
@@ -119,7 +383,7 @@ fn onboarding_page(
                 name: c.name.clone(),
             })
             .collect(),
-        message: error.map(|e| e.public_message()),
+        message: error.map(super::form_message),
         errors: error.map(ApiError::field_errors).unwrap_or_default(),
         values,
     };
