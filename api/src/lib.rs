@@ -39,6 +39,7 @@ pub use config::Config;
 pub use error::ApiError;
 pub use health::{Health, WorkerState};
 pub use request::{ClientAddr, Visitor, client_context};
+pub use routes::admin_catalog::{AdminProductView, admin_products};
 pub use routes::{openapi, router};
 pub use views::{
     AccountView, MoneyView, Page, ProductFilter, ProductSort, ProductView, ShopView, SiteView,

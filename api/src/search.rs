@@ -195,7 +195,8 @@ pub fn touched(events: &[domain::Event]) -> Vec<ProductId> {
             Event::ProductUpdated { id, .. }
             | Event::ProductDeleted { id, .. }
             | Event::ProductRestored { id, .. }
-            | Event::ProductPurged { id, .. } => Some(*id),
+            | Event::ProductPurged { id, .. }
+            | Event::ProductModerated { id, .. } => Some(*id),
             _ => None,
         })
         .collect();

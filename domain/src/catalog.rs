@@ -36,6 +36,16 @@ pub struct Product {
     /// When the seller deleted it: restorable for [`RESTORE_WINDOW_HOURS`], then purged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Hidden by an admin (moderation): off the shop until an admin shows it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<Hidden>,
+}
+
+/// Why and when an admin hid a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hidden {
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 /// How long a deleted product can be restored before the purge removes it.
@@ -75,9 +85,9 @@ impl Product {
         Some((100 - sale.amount * 100 / self.price.amount) as u32)
     }
 
-    /// Shown to shoppers: active and not deleted.
+    /// Shown to shoppers: active, not deleted, not hidden by an admin.
     pub fn is_visible(&self) -> bool {
-        self.status == ProductStatus::Active && self.deleted_at.is_none()
+        self.status == ProductStatus::Active && self.deleted_at.is_none() && self.hidden.is_none()
     }
 
     /// Whether a deleted product can still be restored at `now`.

@@ -36,6 +36,11 @@ pub enum Command {
     PurgeProduct {
         id: ProductId,
     },
+    /// Moderation by an admin: `reason: Some(..)` hides the product, `None` shows it again.
+    ModerateProduct {
+        id: ProductId,
+        reason: Option<String>,
+    },
     CreateDiscountCode(DiscountCode),
     DeleteDiscountCode {
         id: DiscountCodeId,

@@ -22,7 +22,7 @@ const MAX_QUERY: usize = 200;
 /// Decides what a command means in the current state: the events to record, or why not.
 pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Event>> {
     match command {
-        Command::ConfigureSite(config) => configure_site(config, ctx),
+        Command::ConfigureSite(config) => configure_site(state, config, ctx),
         Command::CreateShop(shop) => create_shop(state, shop, ctx),
         Command::CreateProduct(product) => create_product(state, product, ctx),
         Command::UpdateProduct { id, changes } => {
@@ -87,6 +87,38 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 at: ctx.at,
             }])
         }
+        Command::ModerateProduct { id, reason } => {
+            if !ctx.actor.is_system_or_admin() {
+                return Err(DomainError::Forbidden(
+                    "only admins moderate products".into(),
+                ));
+            }
+            let product = state
+                .products
+                .get(id)
+                .ok_or_else(|| DomainError::not_found("product", id))?;
+            let hidden = match reason {
+                Some(reason) => {
+                    non_empty("reason", reason, 500)?;
+                    Some(crate::catalog::Hidden {
+                        reason: reason.trim().to_string(),
+                        at: ctx.at,
+                    })
+                }
+                None if product.hidden.is_none() => {
+                    return Err(DomainError::Conflict("the product is not hidden".into()));
+                }
+                None => None,
+            };
+            let mut after = product.clone();
+            after.hidden = hidden;
+            after.updated_at = ctx.at;
+            Ok(vec![Event::ProductModerated {
+                id: *id,
+                at: ctx.at,
+                after: Box::new(after),
+            }])
+        }
         Command::CreateDiscountCode(code) => crate::discount::create(state, code, ctx),
         Command::DeleteDiscountCode { id } => crate::discount::delete(state, *id, ctx),
         Command::Account(command) => crate::account::decide(state, command, ctx),
@@ -97,7 +129,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
     }
 }
 
-fn configure_site(config: &SiteConfig, ctx: &Context) -> Result<Vec<Event>> {
+fn configure_site(state: &State, config: &SiteConfig, ctx: &Context) -> Result<Vec<Event>> {
     if !ctx.actor.is_system_or_admin() {
         return Err(DomainError::Forbidden(
             "only admins configure the site".into(),
@@ -137,6 +169,31 @@ fn configure_site(config: &SiteConfig, ctx: &Context) -> Result<Vec<Event>> {
                 ));
             }
         }
+    }
+    // A category (or subcategory) that products or shops use cannot disappear under them.
+    let in_use: Vec<String> = state
+        .products
+        .values()
+        .filter(|p| !config.has(&p.category, p.subcategory.as_deref()))
+        .map(|p| match &p.subcategory {
+            Some(sub) => format!("{}/{sub}", p.category),
+            None => p.category.clone(),
+        })
+        .chain(
+            state
+                .shops
+                .values()
+                .filter(|s| !config.has(&s.category, None))
+                .map(|s| s.category.clone()),
+        )
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !in_use.is_empty() {
+        return Err(DomainError::Conflict(format!(
+            "products or shops still use {}; move them first",
+            in_use.join(", ")
+        )));
     }
     Ok(vec![Event::SiteConfigured(config.clone())])
 }
@@ -234,6 +291,7 @@ fn create_product(state: &State, new: &NewProduct, ctx: &Context) -> Result<Vec<
         updated_at: ctx.at,
         details: new.details.clone(),
         deleted_at: None,
+        hidden: None,
     })])
 }
 

@@ -46,6 +46,13 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<Box<Product>>,
     },
+    /// An admin hid the product (`after.hidden` set) or showed it again (`after.hidden` empty).
+    #[serde(rename = "product.moderated")]
+    ProductModerated {
+        id: ProductId,
+        at: DateTime<Utc>,
+        after: Box<Product>,
+    },
     #[serde(rename = "product.purged")]
     ProductPurged { id: ProductId, at: DateTime<Utc> },
     #[serde(rename = "discount_code.created")]
@@ -106,8 +113,9 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 21] = [
+    pub const KINDS: [&'static str; 22] = [
         "site.configured",
+        "product.moderated",
         "product.deleted",
         "product.restored",
         "product.purged",
@@ -167,6 +175,7 @@ impl Event {
             Event::ProductDeleted { .. } => "product.deleted",
             Event::ProductRestored { .. } => "product.restored",
             Event::ProductPurged { .. } => "product.purged",
+            Event::ProductModerated { .. } => "product.moderated",
             Event::DiscountCodeCreated(_) => "discount_code.created",
             Event::DiscountCodeDeleted { .. } => "discount_code.deleted",
             Event::AccountRegistered { .. } => "account.registered",
@@ -193,7 +202,8 @@ impl Event {
             Event::ProductUpdated { id, .. }
             | Event::ProductDeleted { id, .. }
             | Event::ProductRestored { id, .. }
-            | Event::ProductPurged { id, .. } => Some(id.to_string()),
+            | Event::ProductPurged { id, .. }
+            | Event::ProductModerated { id, .. } => Some(id.to_string()),
             Event::DiscountCodeCreated(code) => Some(code.id.to_string()),
             Event::DiscountCodeDeleted { id, .. } => Some(id.to_string()),
             Event::AccountRegistered { account, .. } => Some(account.id.to_string()),

@@ -39,7 +39,8 @@ pub use account::{
 pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device};
 pub use actor::{Actor, Role};
 pub use catalog::{
-    NewProduct, Product, ProductChanges, ProductDetails, ProductStatus, RESTORE_WINDOW_HOURS,
+    Hidden, NewProduct, Product, ProductChanges, ProductDetails, ProductStatus,
+    RESTORE_WINDOW_HOURS,
 };
 pub use command::{Command, Context};
 pub use decide::decide;

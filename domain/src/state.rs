@@ -68,6 +68,12 @@ impl State {
                     product.updated_at = *at;
                 }
             }
+            Event::ProductModerated { id, after, .. } => {
+                if let Some(product) = self.products.get_mut(id) {
+                    product.hidden = after.hidden.clone();
+                    product.updated_at = after.updated_at;
+                }
+            }
             Event::ProductPurged { id, .. } => {
                 if let Some(product) = self.products.remove(id) {
                     self.product_slugs.remove(&product.slug);

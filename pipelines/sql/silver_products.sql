@@ -5,11 +5,11 @@
 -- trigger: every 5s
 --
 -- One row per product, as it is now: a `product.created` event carries the whole product, and
--- `product.updated`, `product.deleted` and `product.restored` carry it again after the change
+-- `product.updated`, `product.deleted`, `product.restored` and `product.moderated` carry it again after the change
 -- (`after`), so each row is simply the newest state of its product (a purged product keeps its
 -- last row, deleted). Within a run only the newest event of each product counts.
 SELECT product_id, shop_id, slug, title, category, subcategory, price_amount, currency,
-       sale_price_amount, stock, status, brand, created_at, updated_at, deleted_at
+       sale_price_amount, stock, status, brand, created_at, updated_at, deleted_at, hidden_reason
 FROM (
     SELECT
         json_get_str(payload, '/id') AS product_id,
@@ -25,12 +25,13 @@ FROM (
         coalesce(json_get_str(payload, '/status'), json_get_str(payload, '/after/status')) AS status,
         coalesce(json_get_str(payload, '/brand'), json_get_str(payload, '/after/brand')) AS brand,
         CAST(json_get_str(payload, '/after/deleted_at') AS TIMESTAMP) AS deleted_at,
+        json_get_str(payload, '/after/hidden/reason') AS hidden_reason,
         CAST(coalesce(json_get_str(payload, '/created_at'), json_get_str(payload, '/after/created_at')) AS TIMESTAMP) AS created_at,
         CAST(coalesce(json_get_str(payload, '/updated_at'), json_get_str(payload, '/after/updated_at')) AS TIMESTAMP) AS updated_at,
         ROW_NUMBER() OVER (PARTITION BY json_get_str(payload, '/id') ORDER BY "offset" DESC) AS newest
     FROM bronze.commerce
     WHERE kind = 'product.created'
-       OR (kind IN ('product.updated', 'product.deleted', 'product.restored')
+       OR (kind IN ('product.updated', 'product.deleted', 'product.restored', 'product.moderated')
            AND json_get_str(payload, '/after/id') IS NOT NULL)
 ) AS events
 WHERE newest = 1

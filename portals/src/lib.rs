@@ -58,7 +58,7 @@ fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>
 /// Every portal page; [`router`] serves exactly these (plus `/static/*`).
 pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
-    use pages::{account, admin, admin_accounts, auth, seller, shop};
+    use pages::{account, admin, admin_accounts, admin_catalog, auth, seller, shop};
     vec![
         page("/", Anyone, get(shop::home)),
         page("/products/{slug}", Anyone, get(shop::product)),
@@ -148,6 +148,22 @@ pub fn pages() -> Vec<PageRoute> {
             get(admin_accounts::analysts).post(admin_accounts::create_analyst),
         ),
         page("/admin/outbox", Admin, get(admin_accounts::outbox)),
+        page("/admin/products", Admin, get(admin_catalog::products)),
+        page(
+            "/admin/products/{id}/hide",
+            Admin,
+            post(admin_catalog::hide),
+        ),
+        page(
+            "/admin/products/{id}/show",
+            Admin,
+            post(admin_catalog::show),
+        ),
+        page(
+            "/admin/site",
+            Admin,
+            get(admin_catalog::site).post(admin_catalog::save_site),
+        ),
     ]
 }
 

@@ -421,3 +421,106 @@ async fn a_new_product_is_found_at_once_despite_a_typo_and_a_search_is_recorded(
     );
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn admins_hide_products_and_reshape_the_categories_but_never_orphan_a_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let catalog = t.seed_catalog().await;
+    let admin = t.user("admin@example.com", Role::Admin).await.token;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+
+    let hide = t
+        .call(
+            Method::POST,
+            &format!("/api/admin/products/{}/hide", catalog.mug),
+            Some(&admin),
+            Some(json!({"reason": "counterfeit"})),
+        )
+        .await;
+    assert_eq!(hide.status, StatusCode::NO_CONTENT, "{}", hide.body);
+    assert_eq!(
+        t.get("/api/products/blue-b-mug-b").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.get("/api/products?q=blue").await.json()["total"],
+        0,
+        "hidden products are not found"
+    );
+    let seen = t
+        .call(
+            Method::GET,
+            &format!("/api/seller/products/{}", catalog.mug),
+            Some(&owner),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(seen["hidden_reason"], "counterfeit", "the seller sees why");
+    let listed = t
+        .call(
+            Method::GET,
+            "/api/admin/products?hidden=true",
+            Some(&admin),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(listed["total"], 1);
+    let shown = t
+        .call(
+            Method::DELETE,
+            &format!("/api/admin/products/{}/hide", catalog.mug),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(shown.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.get("/api/products/blue-b-mug-b").await.status,
+        StatusCode::OK
+    );
+    let by_seller = t
+        .call(
+            Method::POST,
+            &format!("/api/admin/products/{}/hide", catalog.mug),
+            Some(&owner),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert_eq!(by_seller.status, StatusCode::FORBIDDEN);
+
+    // Removing a category in use is refused, naming it; adding one works and shows everywhere.
+    let without_books = json!({"name": "Test Market", "categories": [
+        {"slug": "kitchen", "name": "Kitchen", "subcategories": [{"slug": "mugs", "name": "Mugs"}]}]});
+    let refused = t
+        .call(
+            Method::PUT,
+            "/api/admin/site",
+            Some(&admin),
+            Some(without_books),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("books")
+    );
+    let more = json!({"name": "Test Market", "categories": [
+        {"slug": "kitchen", "name": "Kitchen", "subcategories": [{"slug": "mugs", "name": "Mugs"}]},
+        {"slug": "books", "name": "Books"},
+        {"slug": "garden", "name": "Garden"}]});
+    let saved = t
+        .call(Method::PUT, "/api/admin/site", Some(&admin), Some(more))
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert_eq!(saved.json()["categories"][2]["name"], "Garden");
+    assert!(
+        t.get("/").await.body.contains("Garden")
+            || t.get("/api/site").await.body.contains("garden")
+    );
+    t.app.shutdown().await;
+}

@@ -4,6 +4,7 @@
 
 mod activity;
 mod admin_accounts;
+pub mod admin_catalog;
 mod auth;
 mod health;
 mod me;
@@ -79,6 +80,9 @@ fn documented() -> OpenApiRouter<AppState> {
             admin_accounts::create_analyst
         ))
         .routes(routes!(admin_accounts::outbox))
+        .routes(routes!(admin_catalog::put_site))
+        .routes(routes!(admin_catalog::list_products))
+        .routes(routes!(admin_catalog::hide, admin_catalog::unhide))
         .routes(routes!(health::health))
         .routes(routes!(metrics::metrics))
 }

@@ -67,6 +67,8 @@ pub(crate) struct SellerProductView {
     deleted_at: Option<DateTime<Utc>>,
     /// Until when a deleted product can be restored.
     restorable_until: Option<DateTime<Utc>>,
+    /// Why an admin hid it from the shop, if they did.
+    hidden_reason: Option<String>,
 }
 
 impl SellerProductView {
@@ -88,6 +90,7 @@ impl SellerProductView {
             restorable_until: p
                 .deleted_at
                 .map(|at| at + chrono::Duration::hours(domain::RESTORE_WINDOW_HOURS)),
+            hidden_reason: p.hidden.as_ref().map(|h| h.reason.clone()),
         }
     }
 }

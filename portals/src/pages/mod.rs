@@ -1,6 +1,7 @@
 pub mod account;
 pub mod admin;
 pub mod admin_accounts;
+pub mod admin_catalog;
 pub mod auth;
 pub mod seller;
 pub mod shop;
