@@ -137,6 +137,23 @@ await browsing.goto(`${base}/?q=stonewear+mug`);
 check((await browsing.textContent("main")).includes("Speckled Stoneware Mug"), "search finds the new product despite a typo");
 await shot(browsing, "search");
 
+// The admin hides it (a shopper no longer finds it) and adds a category to the site.
+await admin.goto(`${base}/admin/products?q=speckled`);
+await admin.fill("form.ban input[name=reason]", "Photos belong to another shop");
+await admin.click("form.ban button");
+await admin.waitForURL(/done=hidden/);
+check((await admin.textContent("table")).includes("Photos belong to another shop"), "the hidden product shows why");
+await browsing.goto(`${base}/?q=speckled`);
+check(!(await browsing.textContent("main")).includes("Speckled Stoneware Mug"), "a hidden product is not found");
+await admin.goto(`${base}/admin/site`);
+const tree = await admin.inputValue("#categories");
+await admin.fill("#categories", tree + "\nGarden: Planters, Tools");
+await admin.click("main button[type=submit]");
+await admin.waitForURL(/done=saved/);
+await shot(admin, "admin-site");
+await browsing.goto(`${base}/`);
+check((await browsing.textContent(".catnav")).includes("Garden"), "a new category shows in the shop");
+
 // Separate sign-ins: the seller portal refuses the shopper's account.
 const other = await (await browser.newContext()).newPage();
 await other.goto(`${base}/seller/login`);
