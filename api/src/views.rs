@@ -95,6 +95,7 @@ pub struct ShopView {
     pub category: String,
     pub country: String,
     pub product_count: usize,
+    pub followers: usize,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -111,6 +112,7 @@ impl ShopView {
                 .products_of(shop.id)
                 .filter(|p| p.is_visible())
                 .count(),
+            followers: state.followers.get(&shop.id).map_or(0, |f| f.len()),
             created_at: shop.created_at,
         }
     }

@@ -3,7 +3,7 @@ use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Actor;
 use crate::catalog::{NewProduct, ProductChanges};
 use crate::discount::DiscountCode;
-use crate::ids::{DiscountCodeId, ProductId};
+use crate::ids::{DiscountCodeId, ProductId, ShopId};
 use crate::shop::NewShop;
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -40,6 +40,11 @@ pub enum Command {
     ModerateProduct {
         id: ProductId,
         reason: Option<String>,
+    },
+    /// A shopper follows (`follow: true`) or unfollows a shop; repeating either changes nothing.
+    FollowShop {
+        shop: ShopId,
+        follow: bool,
     },
     CreateDiscountCode(DiscountCode),
     DeleteDiscountCode {

@@ -119,6 +119,35 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
                 after: Box::new(after),
             }])
         }
+        Command::FollowShop { shop, follow } => {
+            let Actor::Account {
+                role: Role::Shopper,
+                id: account,
+            } = ctx.actor
+            else {
+                return Err(DomainError::Forbidden("only shoppers follow shops".into()));
+            };
+            if !state.shops.contains_key(shop) {
+                return Err(DomainError::not_found("shop", shop));
+            }
+            let following = state
+                .followers
+                .get(shop)
+                .is_some_and(|f| f.contains(&account));
+            Ok(match (follow, following) {
+                (true, false) => vec![Event::ShopFollowed {
+                    shop: *shop,
+                    account,
+                    at: ctx.at,
+                }],
+                (false, true) => vec![Event::ShopUnfollowed {
+                    shop: *shop,
+                    account,
+                    at: ctx.at,
+                }],
+                _ => Vec::new(),
+            })
+        }
         Command::CreateDiscountCode(code) => crate::discount::create(state, code, ctx),
         Command::DeleteDiscountCode { id } => crate::discount::delete(state, *id, ctx),
         Command::Account(command) => crate::account::decide(state, command, ctx),

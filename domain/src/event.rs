@@ -5,7 +5,7 @@ use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Role;
 use crate::catalog::{Product, ProductChanges};
 use crate::discount::DiscountCode;
-use crate::ids::{AccountId, AddressId, DiscountCodeId, ProductId};
+use crate::ids::{AccountId, AddressId, DiscountCodeId, ProductId, ShopId};
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -52,6 +52,18 @@ pub enum Event {
         id: ProductId,
         at: DateTime<Utc>,
         after: Box<Product>,
+    },
+    #[serde(rename = "shop.followed")]
+    ShopFollowed {
+        shop: ShopId,
+        account: AccountId,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "shop.unfollowed")]
+    ShopUnfollowed {
+        shop: ShopId,
+        account: AccountId,
+        at: DateTime<Utc>,
     },
     #[serde(rename = "product.purged")]
     ProductPurged { id: ProductId, at: DateTime<Utc> },
@@ -113,8 +125,10 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 22] = [
+    pub const KINDS: [&'static str; 24] = [
         "site.configured",
+        "shop.followed",
+        "shop.unfollowed",
         "product.moderated",
         "product.deleted",
         "product.restored",
@@ -176,6 +190,8 @@ impl Event {
             Event::ProductRestored { .. } => "product.restored",
             Event::ProductPurged { .. } => "product.purged",
             Event::ProductModerated { .. } => "product.moderated",
+            Event::ShopFollowed { .. } => "shop.followed",
+            Event::ShopUnfollowed { .. } => "shop.unfollowed",
             Event::DiscountCodeCreated(_) => "discount_code.created",
             Event::DiscountCodeDeleted { .. } => "discount_code.deleted",
             Event::AccountRegistered { .. } => "account.registered",
@@ -205,6 +221,9 @@ impl Event {
             | Event::ProductPurged { id, .. }
             | Event::ProductModerated { id, .. } => Some(id.to_string()),
             Event::DiscountCodeCreated(code) => Some(code.id.to_string()),
+            Event::ShopFollowed { shop, .. } | Event::ShopUnfollowed { shop, .. } => {
+                Some(shop.to_string())
+            }
             Event::DiscountCodeDeleted { id, .. } => Some(id.to_string()),
             Event::AccountRegistered { account, .. } => Some(account.id.to_string()),
             Event::PasswordSet { account, .. }

@@ -25,6 +25,8 @@ pub struct State {
     pub account_emails: OrdMap<String, AccountId>,
     /// Password hashes and session epochs, from the `credentials` topic only.
     pub credentials: OrdMap<AccountId, Credential>,
+    /// Who follows each shop.
+    pub followers: OrdMap<ShopId, OrdSet<AccountId>>,
     pub discount_codes: OrdMap<DiscountCodeId, DiscountCode>,
     /// Upper-cased code → id, for uniqueness across the marketplace.
     pub discount_code_names: OrdMap<String, DiscountCodeId>,
@@ -91,6 +93,14 @@ impl State {
                             code.product_ids.retain(|p| p != id);
                         }
                     }
+                }
+            }
+            Event::ShopFollowed { shop, account, .. } => {
+                self.followers.entry(*shop).or_default().insert(*account);
+            }
+            Event::ShopUnfollowed { shop, account, .. } => {
+                if let Some(followers) = self.followers.get_mut(shop) {
+                    followers.remove(account);
                 }
             }
             Event::DiscountCodeCreated(code) => {

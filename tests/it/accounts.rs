@@ -652,6 +652,10 @@ fn access(method: &str, path: &str) -> Option<Access> {
         (_, "/api/auth/logout" | "/api/auth/password/forgot" | "/api/auth/password/verify") => {
             Anyone
         }
+        ("get", "/api/shops" | "/api/shops/{id}" | "/api/shops/{id}/products" | "/api/offers") => {
+            Anyone
+        }
+        (_, "/api/shops/{id}/follow") => Shopper,
         (_, "/api/auth/refresh" | "/api/auth/password/reset") => OwnCredential,
         (_, "/api/auth/password/change" | "/api/me") => SignedIn,
         (_, "/api/me/addresses" | "/api/me/addresses/{id}") => Shopper,

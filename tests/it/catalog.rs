@@ -524,3 +524,115 @@ async fn admins_hide_products_and_reshape_the_categories_but_never_orphan_a_prod
     );
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn shoppers_follow_shops_and_offers_are_live_or_upcoming() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let catalog = t.seed_catalog().await;
+    let ada = t.user("ada@example.com", Role::Shopper).await.token;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+    let shop = format!("/api/shops/{}", catalog.shop);
+
+    assert_eq!(t.get(&shop).await.json()["following"], false);
+    for _ in 0..2 {
+        let followed = t
+            .call(Method::PUT, &format!("{shop}/follow"), Some(&ada), None)
+            .await;
+        assert_eq!(followed.status, StatusCode::OK, "{}", followed.body);
+        assert_eq!(
+            (
+                followed.json()["followers"].as_u64(),
+                followed.json()["following"].as_bool()
+            ),
+            (Some(1), Some(true)),
+            "following twice counts once"
+        );
+    }
+    let seen = t.call(Method::GET, &shop, Some(&ada), None).await.json();
+    assert_eq!(seen["following"], true);
+    let by_seller = t
+        .call(Method::PUT, &format!("{shop}/follow"), Some(&owner), None)
+        .await;
+    assert_eq!(
+        by_seller.status,
+        StatusCode::FORBIDDEN,
+        "sellers do not follow shops"
+    );
+    let listed = t.get("/api/shops?q=stoneware").await.json();
+    assert_eq!(
+        (
+            listed["total"].as_u64(),
+            listed["items"][0]["followers"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let products = t.get(&format!("{shop}/products")).await.json();
+    assert_eq!(products["total"], 2, "the shop's visible products");
+    let unfollowed = t
+        .call(Method::DELETE, &format!("{shop}/follow"), Some(&ada), None)
+        .await
+        .json();
+    assert_eq!(unfollowed["followers"], 0);
+    assert_eq!(
+        t.get("/api/shops/00000000-0000-0000-0000-000000000000")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let now = Utc::now();
+    for (title, starts, ends) in [
+        (
+            "Live Deal",
+            now - Duration::hours(1),
+            now + Duration::hours(5),
+        ),
+        (
+            "Soon Deal",
+            now + Duration::hours(2),
+            now + Duration::hours(9),
+        ),
+        (
+            "Past Deal",
+            now - Duration::hours(9),
+            now - Duration::hours(1),
+        ),
+    ] {
+        let offer = json!({"title": title, "category": "kitchen", "price": {"amount": 900}, "status": "active",
+                           "starts_at": starts, "ends_at": ends});
+        assert_eq!(
+            t.call(
+                Method::POST,
+                "/api/seller/products",
+                Some(&owner),
+                Some(offer)
+            )
+            .await
+            .status,
+            StatusCode::CREATED
+        );
+    }
+    let half_open = json!({"title": "Broken", "category": "kitchen", "price": {"amount": 900}, "starts_at": now});
+    assert_eq!(
+        t.call(
+            Method::POST,
+            "/api/seller/products",
+            Some(&owner),
+            Some(half_open)
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let offers = t.get("/api/offers").await.json();
+    assert_eq!(offers["live"].as_array().unwrap().len(), 1, "{offers}");
+    assert_eq!(offers["live"][0]["title"], "Live Deal");
+    assert_eq!(offers["upcoming"][0]["title"], "Soon Deal");
+    assert_eq!(
+        offers["upcoming"].as_array().unwrap().len(),
+        1,
+        "ended offers are left out"
+    );
+    t.app.shutdown().await;
+}

@@ -12,6 +12,7 @@ mod metrics;
 mod products;
 mod seller;
 mod seller_products;
+mod shops;
 mod site;
 
 use crate::app::AppState;
@@ -42,6 +43,11 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(site::get_site))
         .routes(routes!(products::list_products))
         .routes(routes!(products::get_product))
+        .routes(routes!(shops::list))
+        .routes(routes!(shops::get))
+        .routes(routes!(shops::products))
+        .routes(routes!(shops::follow, shops::unfollow))
+        .routes(routes!(shops::offers))
         .routes(routes!(activity::record_activity))
         .routes(routes!(auth::register))
         .routes(routes!(auth::resend))
