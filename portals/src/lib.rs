@@ -58,10 +58,12 @@ fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>
 /// Every portal page; [`router`] serves exactly these (plus `/static/*`).
 pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
-    use pages::{account, admin, admin_accounts, admin_catalog, auth, seller, shop};
+    use pages::{account, admin, admin_accounts, admin_catalog, auth, seller, shop, shop_page};
     vec![
         page("/", Anyone, get(shop::home)),
         page("/products/{slug}", Anyone, get(shop::product)),
+        page("/shops/{slug}", Anyone, get(shop_page::show)),
+        page("/shops/{slug}/follow", Shopper, post(shop_page::follow)),
         // Sign-up, sign-in and sign-out: the same handlers serve the shop and the seller portal
         // (and sign-in the admin portal); the path says which.
         page("/signup", Anyone, get(auth::signup_form).post(auth::signup)),

@@ -136,6 +136,10 @@ const browsing = await (await browser.newContext()).newPage();
 await browsing.goto(`${base}/?q=stonewear+mug`);
 check((await browsing.textContent("main")).includes("Speckled Stoneware Mug"), "search finds the new product despite a typo");
 await shot(browsing, "search");
+await browsing.click("text=Speckled Stoneware Mug");
+await browsing.click(".shopcard a >> nth=0");
+check((await browsing.textContent("h1")).includes("Sam's Stoneware"), "the product page leads to its shop");
+await shot(browsing, "shop-page");
 
 // The admin hides it (a shopper no longer finds it) and adds a category to the site.
 await admin.goto(`${base}/admin/products?q=speckled`);

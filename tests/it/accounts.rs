@@ -944,6 +944,7 @@ fn form_for(path: &str) -> &'static str {
         "/seller/products/new" => "title=T&category=nowhere&price=1.00",
         "/admin/users/{id}/ban" | "/admin/products/{id}/hide" => "reason=matrix",
         "/admin/site" => "name=&categories=",
+        "/shops/{slug}/follow" => "follow=1",
         "/admin/admins" => "email=nobody%40example.com",
         "/admin/analysts" => "name=N&email=bad&password=x",
         _ => "",
@@ -1010,6 +1011,7 @@ async fn every_portal_page_answers_each_role_as_allowed() {
     for page in portals::pages() {
         let uri = page
             .path
+            .replace("/shops/{slug}", "/shops/clay-co")
             .replace("{slug}", "blue-b-mug-b")
             .replace("{id}", &target.to_string());
         for (role, token) in &roles {

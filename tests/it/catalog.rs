@@ -636,3 +636,39 @@ async fn shoppers_follow_shops_and_offers_are_live_or_upcoming() {
     );
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_shop_page_lists_its_products_records_the_visit_and_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let before = t.app.log.records_in(ingest::Topic::Activity);
+    let page = t.get("/shops/clay-co").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Field Guide") && !page.body.contains("Secret Prototype"),
+        "visible products only"
+    );
+    assert_eq!(
+        t.app.log.records_in(ingest::Topic::Activity),
+        before + 1,
+        "a shop_visit is recorded"
+    );
+    assert_eq!(t.get("/shops/nowhere").await.status, StatusCode::NOT_FOUND);
+
+    let ada = t.user("ada@example.com", Role::Shopper).await.token;
+    let follow = axum::http::Request::post("/shops/clay-co/follow")
+        .header("cookie", format!("access_token={ada}; csrf_token=c"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("csrf_token=c&follow=1"))
+        .unwrap();
+    let followed = t.request(follow).await;
+    assert_eq!(followed.status, StatusCode::SEE_OTHER);
+    let shop = t.app.state().shops.values().next().unwrap().id;
+    assert_eq!(t.app.state().followers[&shop].len(), 1);
+    let page = t
+        .call(Method::GET, "/shops/clay-co", Some(&ada), None)
+        .await;
+    assert!(page.body.contains("Following"), "the button says so");
+    t.app.shutdown().await;
+}

@@ -5,6 +5,7 @@ pub mod admin_catalog;
 pub mod auth;
 pub mod seller;
 pub mod shop;
+pub mod shop_page;
 
 use crate::chrome::Chrome;
 use api::AppState;

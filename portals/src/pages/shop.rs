@@ -14,15 +14,15 @@ use domain::{ActivityDetails, ActivityKind, Actor, Command, ProductId};
 
 /// A product tile.
 pub struct Card {
-    slug: String,
-    title: String,
-    price: String,
-    regular_price: Option<String>,
-    discount: Option<u32>,
-    shop_name: String,
-    image_url: Option<String>,
-    hue: u16,
-    initials: String,
+    pub(crate) slug: String,
+    pub(crate) title: String,
+    pub(crate) price: String,
+    pub(crate) regular_price: Option<String>,
+    pub(crate) discount: Option<u32>,
+    pub(crate) shop_name: String,
+    pub(crate) image_url: Option<String>,
+    pub(crate) hue: u16,
+    pub(crate) initials: String,
 }
 
 impl From<ProductView> for Card {
