@@ -58,10 +58,14 @@ fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>
 /// Every portal page; [`router`] serves exactly these (plus `/static/*`).
 pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
-    use pages::{account, admin, admin_accounts, admin_catalog, auth, seller, shop, shop_page};
+    use pages::{
+        account, admin, admin_accounts, admin_catalog, auth, browse, seller, shop, shop_page,
+    };
     vec![
         page("/", Anyone, get(shop::home)),
         page("/products/{slug}", Anyone, get(shop::product)),
+        page("/shops", Anyone, get(browse::shops)),
+        page("/offers", Anyone, get(browse::offers)),
         page("/shops/{slug}", Anyone, get(shop_page::show)),
         page("/shops/{slug}/follow", Shopper, post(shop_page::follow)),
         // Sign-up, sign-in and sign-out: the same handlers serve the shop and the seller portal

@@ -29,6 +29,18 @@
   }
   if (document.querySelector(".usermenu")) setInterval(refresh, 10 * 60 * 1000);
 
+  // Countdowns on offers: "2 h 14 min", updated every second; the exact time stays in the title.
+  var countdowns = document.querySelectorAll("time[data-countdown]");
+  function tick() {
+    var now = Date.now();
+    countdowns.forEach(function (el) {
+      var left = Math.max(0, Date.parse(el.getAttribute("datetime")) - now) / 1000;
+      var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600), m = Math.floor(left % 3600 / 60), s = Math.floor(left % 60);
+      el.textContent = d > 0 ? d + " d " + h + " h" : h > 0 ? h + " h " + m + " min" : m + " min " + s + " s";
+    });
+  }
+  if (countdowns.length) { tick(); setInterval(tick, 1000); }
+
   // One-time codes: six boxes with paste, backspace, arrows and auto-advance. The real field
   // (name="otp") stays in the form, hidden, and receives the six digits.
   document.querySelectorAll("input[data-otp]").forEach(function (field) {

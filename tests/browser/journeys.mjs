@@ -140,6 +140,11 @@ await browsing.click("text=Speckled Stoneware Mug");
 await browsing.click(".shopcard a >> nth=0");
 check((await browsing.textContent("h1")).includes("Sam's Stoneware"), "the product page leads to its shop");
 await shot(browsing, "shop-page");
+await browsing.click("nav.nav >> text=Shops");
+check((await browsing.textContent("main")).includes("Sam's Stoneware"), "the shops directory lists the new shop");
+await shot(browsing, "shops");
+await browsing.click("nav.nav >> text=Offers");
+await shot(browsing, "offers");
 
 // The admin hides it (a shopper no longer finds it) and adds a category to the site.
 await admin.goto(`${base}/admin/products?q=speckled`);

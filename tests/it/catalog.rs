@@ -672,3 +672,42 @@ async fn a_shop_page_lists_its_products_records_the_visit_and_follows() {
     assert!(page.body.contains("Following"), "the button says so");
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_shops_directory_and_the_offers_page_show_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+    let shops = t.get("/shops?q=stoneware").await;
+    assert_eq!(shops.status, StatusCode::OK);
+    assert!(
+        shops.body.contains("Clay &amp; Co") || shops.body.contains("Clay &#38; Co"),
+        "{}",
+        shops.body
+    );
+    assert!(t.get("/shops?q=zzz").await.body.contains("No shops match"));
+
+    assert!(
+        t.get("/offers")
+            .await
+            .body
+            .contains("No offers are running")
+    );
+    let now = Utc::now();
+    let offer = json!({"title": "Flash Mug", "category": "kitchen", "price": {"amount": 900}, "status": "active",
+                       "starts_at": now - Duration::hours(1), "ends_at": now + Duration::hours(3)});
+    t.call(
+        Method::POST,
+        "/api/seller/products",
+        Some(&owner),
+        Some(offer),
+    )
+    .await;
+    let page = t.get("/offers").await.body;
+    assert!(
+        page.contains("Flash Mug") && page.contains("data-countdown"),
+        "{page}"
+    );
+    t.app.shutdown().await;
+}

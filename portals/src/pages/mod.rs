@@ -3,6 +3,7 @@ pub mod admin;
 pub mod admin_accounts;
 pub mod admin_catalog;
 pub mod auth;
+pub mod browse;
 pub mod seller;
 pub mod shop;
 pub mod shop_page;
