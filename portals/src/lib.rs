@@ -100,6 +100,11 @@ pub fn pages() -> Vec<PageRoute> {
             get(seller::new_product).post(seller::create_product),
         ),
         page(
+            "/seller/products/{id}/edit",
+            Seller,
+            get(seller::edit_product).post(seller::update_product),
+        ),
+        page(
             "/seller/products/{id}/delete",
             Seller,
             post(seller::delete_product),

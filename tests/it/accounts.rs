@@ -941,7 +941,9 @@ fn form_for(path: &str) -> &'static str {
         "/account/password" => "current_password=wrong&new_password=x",
         "/account/addresses" => "label=L&name=N&street=S&city=C&zip=Z&country=Germany",
         "/seller/onboarding" => "name=N&category=nowhere&country=DE",
-        "/seller/products/new" => "title=T&category=nowhere&price=1.00",
+        "/seller/products/new" | "/seller/products/{id}/edit" => {
+            "title=T&category=nowhere&price=1.00"
+        }
         "/admin/users/{id}/ban" | "/admin/products/{id}/hide" => "reason=matrix",
         "/admin/site" => "name=&categories=",
         "/shops/{slug}/follow" => "follow=1",

@@ -711,3 +711,72 @@ async fn the_shops_directory_and_the_offers_page_show_what_is_there() {
     );
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_seller_edits_their_product_in_the_portal_and_no_one_else_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let catalog = t.seed_catalog().await;
+    let owner = t.sign_in(CATALOG_SELLER).await;
+    let rival = t.user("rival@example.com", Role::Seller).await.token;
+    let form = |token: &str, body: &str| {
+        axum::http::Request::post(format!("/seller/products/{}/edit", catalog.mug))
+            .header("cookie", format!("access_token={token}; csrf_token=c"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(format!("csrf_token=c&{body}")))
+            .unwrap()
+    };
+    let page = t
+        .call(
+            Method::GET,
+            &format!("/seller/products/{}/edit", catalog.mug),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("value=\"19.99\""),
+        "the form is filled in with the price as typed"
+    );
+    let foreign = t
+        .call(
+            Method::GET,
+            &format!("/seller/products/{}/edit", catalog.mug),
+            Some(&rival),
+            None,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let stolen = t
+        .request(form(&rival, "title=Mine&category=kitchen&price=1"))
+        .await;
+    assert_eq!(stolen.status, StatusCode::NOT_FOUND);
+
+    let bad = t
+        .request(form(
+            &owner,
+            "title=Blue+Mug&category=kitchen%2Fmugs&price=19.99&sale_price=25",
+        ))
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a sale above the price"
+    );
+    let saved = t
+        .request(form(
+            &owner,
+            "title=Blue+Mug+v2&category=kitchen%2Fmugs&price=21&sale_price=&stock=4&tags=gift",
+        ))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let product = t.app.state().products[&catalog.mug].clone();
+    assert_eq!(
+        (product.title.as_str(), product.price.amount, product.stock),
+        ("Blue Mug v2", 2100, 4)
+    );
+    assert_eq!(product.details.tags, ["gift"]);
+    assert_eq!(product.subcategory.as_deref(), Some("mugs"));
+    t.app.shutdown().await;
+}
