@@ -5,8 +5,9 @@ use anyhow::Context as _;
 use chrono::{Duration, Utc};
 use domain::{
     AccountCommand, AccountId, ActivityDetails, ActivityKind, Actor, Category, ClientContext,
-    Command, Currency, Device, Money, NewAccount, NewProduct, NewShop, ProductId, ProductStatus,
-    Role, SessionId, ShopId, SiteConfig, Subcategory,
+    Command, Currency, Device, Discount, DiscountCode, DiscountCodeId, Money, NewAccount,
+    NewProduct, NewShop, ProductDetails, ProductId, ProductStatus, Role, SessionId, ShopId,
+    SiteConfig, Subcategory,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -339,12 +340,25 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
                 .choose(&mut rng)
                 .expect("every category has subcategories");
             let noun = nouns.choose(&mut rng).expect("nouns");
+            let colour = *COLOURS.choose(&mut rng).expect("colours");
             let title = format!(
                 "{} {} {}",
                 ADJECTIVES.choose(&mut rng).expect("adjectives"),
-                COLOURS.choose(&mut rng).expect("colours"),
+                colour,
                 noun
             );
+            // Every seventh product is a timed offer: most running now, some starting soon.
+            let offer = rng.random_ratio(1, 7).then(|| {
+                if rng.random_bool(0.7) {
+                    (
+                        now - Duration::hours(rng.random_range(1..48)),
+                        now + Duration::hours(rng.random_range(6..96)),
+                    )
+                } else {
+                    let starts = now + Duration::hours(rng.random_range(2..72));
+                    (starts, starts + Duration::hours(rng.random_range(24..96)))
+                }
+            });
             // Prices end in 99 cents, like real ones.
             let price = (rng.random_range(low..=high) / 100) * 100 + 99;
             let on_sale = rng.random_bool(0.25);
@@ -377,7 +391,14 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
                 },
                 status: ProductStatus::Active,
                 image_url: None,
-                details: Default::default(),
+                details: ProductDetails {
+                    brand: Some(SHOP_WORDS[i % SHOP_WORDS.len()].to_string()),
+                    tags: vec![sub.replace('-', " "), noun.to_lowercase()],
+                    colors: vec![colour.to_lowercase()],
+                    sizes: Vec::new(),
+                    starts_at: offer.map(|(starts, _)| starts),
+                    ends_at: offer.map(|(_, ends)| ends),
+                },
             };
             let listed = opened + Duration::hours(rng.random_range(1..24 * 10));
             app.execute_at(
@@ -390,6 +411,21 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
             products.push((id, shop_id));
             bar.inc(1);
         }
+        let code = DiscountCode {
+            id: DiscountCodeId(uuid(&mut rng)),
+            shop_id,
+            code: format!("SAVE10-{}", i + 1),
+            public_name: "10% off the whole shop".into(),
+            discount: Discount::Percent { percent: 10 },
+            starts_at: None,
+            ends_at: None,
+            max_uses: Some(500),
+            product_ids: Vec::new(),
+            created_at: now,
+        };
+        app.execute_at(Actor::System, Command::CreateDiscountCode(code), opened)
+            .await
+            .context("creating a demo discount code")?;
     }
 
     bar.set_message("activity");
