@@ -4,10 +4,9 @@
 use anyhow::Context as _;
 use chrono::{Duration, Utc};
 use domain::{
-    AccountCommand, AccountId, ActivityDetails, ActivityKind, Actor, Category, ClientContext,
-    Command, Currency, Device, Discount, DiscountCode, DiscountCodeId, Money, NewAccount,
-    NewProduct, NewShop, ProductDetails, ProductId, ProductStatus, Role, SessionId, ShopId,
-    SiteConfig, Subcategory,
+    AccountId, ActivityDetails, ActivityKind, Actor, Category, ClientContext, Command, Currency,
+    Device, Discount, DiscountCode, DiscountCodeId, Money, NewProduct, NewShop, ProductDetails,
+    ProductId, ProductStatus, Role, SessionId, ShopId, SiteConfig, Subcategory,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -570,27 +569,18 @@ async fn demo_account(
     if let Some(existing) = app.state().account_by_email(email) {
         return Ok(existing.id);
     }
-    let id = AccountId(uuid::Uuid::now_v7());
-    let password_hash = api::auth::password::hash(DEMO_PASSWORD).await?;
-    let account = NewAccount {
-        id,
-        email: email.to_string(),
-        name: name.to_string(),
-        role,
-        phone: None,
-        country: None,
-    };
-    app.execute_at(
+    let account = api::auth::flows::create_account_at(
+        app,
         Actor::System,
-        Command::Account(AccountCommand::Register {
-            account,
-            password_hash,
-        }),
+        name,
+        email,
+        role,
+        DEMO_PASSWORD,
         at,
     )
     .await
     .with_context(|| format!("opening the demo account {email}"))?;
-    Ok(id)
+    Ok(account.id)
 }
 
 /// The demo's admin, analyst and shopper (sellers come with their shops). Idempotent; returns

@@ -255,7 +255,7 @@ impl ProductFilter {
     /// Like [`apply`](Self::apply), with facet counts over every match (not just this page).
     pub fn listing(&self, state: &State, search: &crate::search::Search) -> ProductListing {
         let matched = self.matched(state, search);
-        let facets = Facets::count(state, &matched);
+        let facets = Facets::count(&matched);
         let Page {
             items,
             page,
@@ -269,6 +269,25 @@ impl ProductFilter {
             total,
             facets,
         }
+    }
+
+    /// The timed offers among the matches that have not ended at `now`: those running (ending
+    /// soonest first) and those still to start (starting soonest first).
+    pub fn offers<'s>(
+        &self,
+        state: &'s State,
+        search: &crate::search::Search,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (Vec<&'s Product>, Vec<&'s Product>) {
+        let (mut live, mut upcoming): (Vec<&Product>, Vec<&Product>) = self
+            .matched(state, search)
+            .into_iter()
+            .filter(|p| p.details.ends_at.is_some_and(|end| end > now))
+            .partition(|p| p.details.starts_at.is_some_and(|start| start <= now));
+        upcoming.retain(|p| p.details.starts_at.is_some());
+        live.sort_by_key(|p| p.details.ends_at);
+        upcoming.sort_by_key(|p| p.details.starts_at);
+        (live, upcoming)
     }
 
     fn matched<'s>(&self, state: &'s State, search: &crate::search::Search) -> Vec<&'s Product> {
@@ -353,7 +372,7 @@ pub struct Facets {
 }
 
 impl Facets {
-    fn count(_state: &State, matched: &[&Product]) -> Facets {
+    fn count(matched: &[&Product]) -> Facets {
         use std::collections::BTreeMap;
         let tally = |values: &mut dyn Iterator<Item = String>| {
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();

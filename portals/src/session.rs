@@ -165,7 +165,24 @@ impl Viewer {
     }
 }
 
-/// Percent-encodes a path for a query parameter.
+impl Viewer {
+    /// The signed-in admin; analysts may open the admin portal's dashboard but manage nothing,
+    /// so they (and everyone else) get what [`Viewer::require`] or a 403 page gives them.
+    pub fn require_admin(&self, app: &AppState, here: &str) -> Result<&Principal, Response> {
+        let principal = self.require(app, Portal::Admin, here)?;
+        if principal.account.role != Role::Admin {
+            return Err(crate::pages::refused_page(
+                app,
+                self,
+                Portal::Admin,
+                "Only admins manage accounts and the catalog.",
+            ));
+        }
+        Ok(principal)
+    }
+}
+
+/// Percent-encodes a value (a path, a search) for a query parameter; `/` is kept readable.
 pub fn encode(path: &str) -> String {
     path.bytes()
         .map(|b| match b {

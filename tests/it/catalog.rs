@@ -634,6 +634,15 @@ async fn shoppers_follow_shops_and_offers_are_live_or_upcoming() {
         1,
         "ended offers are left out"
     );
+    // Offers are found however many newer products there are (not only among the newest 100).
+    let newer = futures::future::join_all((0..101).map(|n| {
+        let plain = json!({"title": format!("Plain {n}"), "category": "books", "price": {"amount": 500}, "status": "active"});
+        t.call(Method::POST, "/api/seller/products", Some(&owner), Some(plain))
+    }))
+    .await;
+    assert!(newer.iter().all(|r| r.status == StatusCode::CREATED));
+    let offers = t.get("/api/offers").await.json();
+    assert_eq!(offers["live"][0]["title"], "Live Deal", "{offers}");
     t.app.shutdown().await;
 }
 
@@ -657,12 +666,7 @@ async fn a_shop_page_lists_its_products_records_the_visit_and_follows() {
     assert_eq!(t.get("/shops/nowhere").await.status, StatusCode::NOT_FOUND);
 
     let ada = t.user("ada@example.com", Role::Shopper).await.token;
-    let follow = axum::http::Request::post("/shops/clay-co/follow")
-        .header("cookie", format!("access_token={ada}; csrf_token=c"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(axum::body::Body::from("csrf_token=c&follow=1"))
-        .unwrap();
-    let followed = t.request(follow).await;
+    let followed = t.post_form("/shops/clay-co/follow", &ada, "follow=1").await;
     assert_eq!(followed.status, StatusCode::SEE_OTHER);
     let shop = t.app.state().shops.values().next().unwrap().id;
     assert_eq!(t.app.state().followers[&shop].len(), 1);
@@ -719,13 +723,7 @@ async fn a_seller_edits_their_product_in_the_portal_and_no_one_else_can() {
     let catalog = t.seed_catalog().await;
     let owner = t.sign_in(CATALOG_SELLER).await;
     let rival = t.user("rival@example.com", Role::Seller).await.token;
-    let form = |token: &str, body: &str| {
-        axum::http::Request::post(format!("/seller/products/{}/edit", catalog.mug))
-            .header("cookie", format!("access_token={token}; csrf_token=c"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(axum::body::Body::from(format!("csrf_token=c&{body}")))
-            .unwrap()
-    };
+    let edit = format!("/seller/products/{}/edit", catalog.mug);
     let page = t
         .call(
             Method::GET,
@@ -749,15 +747,16 @@ async fn a_seller_edits_their_product_in_the_portal_and_no_one_else_can() {
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     let stolen = t
-        .request(form(&rival, "title=Mine&category=kitchen&price=1"))
+        .post_form(&edit, &rival, "title=Mine&category=kitchen&price=1")
         .await;
     assert_eq!(stolen.status, StatusCode::NOT_FOUND);
 
     let bad = t
-        .request(form(
+        .post_form(
+            &edit,
             &owner,
             "title=Blue+Mug&category=kitchen%2Fmugs&price=19.99&sale_price=25",
-        ))
+        )
         .await;
     assert_eq!(
         bad.status,
@@ -765,10 +764,11 @@ async fn a_seller_edits_their_product_in_the_portal_and_no_one_else_can() {
         "a sale above the price"
     );
     let saved = t
-        .request(form(
+        .post_form(
+            &edit,
             &owner,
             "title=Blue+Mug+v2&category=kitchen%2Fmugs&price=21&sale_price=&stock=4&tags=gift",
-        ))
+        )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     let product = t.app.state().products[&catalog.mug].clone();

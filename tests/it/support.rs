@@ -291,6 +291,20 @@ impl TestApp {
         self.request(request.unwrap()).await
     }
 
+    /// Posts a portal form as a signed-in browser would: the access cookie, a CSRF cookie and
+    /// the same token in the form.
+    pub async fn post_form(&self, uri: &str, token: &str, fields: &str) -> Response {
+        let request = Request::post(uri)
+            .header(
+                header::COOKIE,
+                format!("access_token={token}; csrf_token=form"),
+            )
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf_token=form&{fields}")))
+            .unwrap();
+        self.request(request).await
+    }
+
     /// The newest code mailed to `email` (read from the outbox, as a person would).
     pub fn mailed_code(&self, email: &str) -> String {
         let outbox = self.app.outbox.as_ref().expect("mail goes to the outbox");

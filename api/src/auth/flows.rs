@@ -48,6 +48,20 @@ pub struct SignedIn {
     pub csrf_token: String,
 }
 
+fn pending_key(email: &str) -> String {
+    format!("sign-up:{email}")
+}
+
+fn no_pending_sign_up() -> ApiError {
+    ApiError::NotFound(
+        "no sign-up is waiting for this e-mail (it expires after 30 minutes); sign up again".into(),
+    )
+}
+
+fn parse_pending(value: &str) -> Result<Pending, ApiError> {
+    serde_json::from_str(value).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 fn normalized(email: &str) -> Result<String, ApiError> {
     Ok(domain::normalize_email(email)?)
 }
@@ -124,7 +138,7 @@ pub async fn start_sign_up(
     };
     let value = serde_json::to_string(&pending).map_err(|e| ApiError::Internal(e.to_string()))?;
     app.kv
-        .set(&format!("sign-up:{email}"), &value, PENDING_SIGN_UP)
+        .set(&pending_key(&email), &value, PENDING_SIGN_UP)
         .await?;
     app.mailer
         .send(
@@ -154,18 +168,13 @@ pub async fn finish_sign_up(
     )
     .await?;
     let email = normalized(email)?;
-    let key = format!("sign-up:{email}");
+    let key = pending_key(&email);
     if app.kv.get(&key).await?.is_none() {
-        return Err(ApiError::NotFound(
-            "no sign-up is waiting for this e-mail (it expires after 30 minutes); sign up again"
-                .into(),
-        ));
+        return Err(no_pending_sign_up());
     }
     otp::verify(app.kv.as_ref(), Purpose::SignUp, &email, code).await?;
-    let pending: Pending = match app.kv.take(&key).await? {
-        Some(value) => {
-            serde_json::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))?
-        }
+    let pending = match app.kv.take(&key).await? {
+        Some(value) => parse_pending(&value)?,
         None => return Err(ApiError::Conflict("this sign-up was just completed".into())),
     };
     let Pending {
@@ -367,15 +376,7 @@ pub async fn verify_reset(
 }
 
 fn reset_key(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(token.as_bytes());
-    format!(
-        "reset:{}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("reset:{}", tokens::digest(token))
 }
 
 /// Sets a new password with a reset token (used up here) and signs the account out everywhere.
@@ -477,15 +478,9 @@ pub async fn resend_sign_up_code(
     )
     .await?;
     let email = normalized(email)?;
-    let pending: Pending = match app.kv.get(&format!("sign-up:{email}")).await? {
-        Some(value) => {
-            serde_json::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))?
-        }
-        None => {
-            return Err(ApiError::NotFound(
-                "no sign-up is waiting for this e-mail (it expires after 30 minutes); sign up again".into(),
-            ));
-        }
+    let pending = match app.kv.get(&pending_key(&email)).await? {
+        Some(value) => parse_pending(&value)?,
+        None => return Err(no_pending_sign_up()),
     };
     let code = otp::issue(app.kv.as_ref(), Purpose::SignUp, &email).await?;
     app.mailer
@@ -511,6 +506,19 @@ pub async fn create_account(
     role: Role,
     password: &str,
 ) -> Result<Account, ApiError> {
+    create_account_at(app, actor, name, email, role, password, chrono::Utc::now()).await
+}
+
+/// Like [`create_account`], as of `at` (demo history and imports).
+pub async fn create_account_at(
+    app: &AppState,
+    actor: Actor,
+    name: &str,
+    email: &str,
+    role: Role,
+    password: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Account, ApiError> {
     let email = normalized(email)?;
     password::check_rules("password", password, Some(&email))?;
     let id = AccountId(uuid::Uuid::now_v7());
@@ -523,12 +531,13 @@ pub async fn create_account(
         phone: None,
         country: None,
     };
-    app.execute(
+    app.execute_at(
         actor,
         Command::Account(AccountCommand::Register {
             account,
             password_hash,
         }),
+        at,
     )
     .await?;
     app.state()

@@ -103,7 +103,8 @@ impl TokenKeys {
     }
 }
 
-fn digest(token: &str) -> String {
+/// The SHA-256 of a bearer secret, in hex: what the store keeps instead of the secret.
+pub(crate) fn digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 

@@ -195,38 +195,16 @@ pub(super) async fn offers(
     State(app): State<AppState>,
     filter: Result<Query<ProductFilter>, QueryRejection>,
 ) -> Result<Json<Offers>, ApiError> {
-    let Query(mut filter) = filter?;
-    filter.page = Some(1);
-    filter.per_page = Some(100);
+    let Query(filter) = filter?;
     let state = app.state();
-    let now = Utc::now();
-    let listing = filter.listing(&state, &app.search);
-    let mut live = Vec::new();
-    let mut upcoming = Vec::new();
-    // The listing pages at 100; offers are few, and the window is checked on the product itself.
-    for view in listing.items {
-        let Some(product) = state.products.get(&domain::ProductId(view.id)) else {
-            continue;
-        };
-        let (Some(starts_at), Some(ends_at)) = (product.details.starts_at, product.details.ends_at)
-        else {
-            continue;
-        };
-        if ends_at <= now {
-            continue;
-        }
-        let offer = OfferView {
-            product: view,
-            starts_at,
-            ends_at,
-        };
-        if starts_at <= now {
-            live.push(offer)
-        } else {
-            upcoming.push(offer)
-        }
-    }
-    live.sort_by_key(|o| o.ends_at);
-    upcoming.sort_by_key(|o| o.starts_at);
+    let (live, upcoming) = filter.offers(&state, &app.search, Utc::now());
+    let view = |p: &domain::Product| OfferView {
+        product: ProductView::build(&state, p),
+        // `offers` only returns products with both ends of the window.
+        starts_at: p.details.starts_at.unwrap_or_default(),
+        ends_at: p.details.ends_at.unwrap_or_default(),
+    };
+    let live = live.into_iter().map(view).collect();
+    let upcoming = upcoming.into_iter().map(view).collect();
     Ok(Json(Offers { live, upcoming }))
 }

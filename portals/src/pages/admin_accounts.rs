@@ -2,8 +2,8 @@
 //! and the outbox of mail sent in embedded mode.
 
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, Portal, Viewer, encode};
-use api::auth::{Principal, flows};
+use crate::session::{CsrfForm, Viewer, encode};
+use api::auth::flows;
 use api::{AccountView, ApiError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -15,21 +15,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 const PER_PAGE: usize = 25;
-
-/// The admin behind the request, or the response to send instead (analysts may read the
-/// dashboard but not manage people).
-fn admin<'v>(app: &AppState, viewer: &'v Viewer, here: &str) -> Result<&'v Principal, Response> {
-    let principal = viewer.require(app, Portal::Admin, here)?;
-    if principal.account.role != Role::Admin {
-        return Err(super::refused_page(
-            app,
-            viewer,
-            Portal::Admin,
-            "Only admins manage accounts.",
-        ));
-    }
-    Ok(principal)
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_accounts.html")]
@@ -175,7 +160,7 @@ pub async fn users(
     viewer: Viewer,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    match admin(&app, &viewer, "/admin/users") {
+    match viewer.require_admin(&app, "/admin/users") {
         Ok(me) => render(&app, &viewer, me.account.id.0, listing("users", query)),
         Err(refused) => refused,
     }
@@ -186,7 +171,7 @@ pub async fn admins(
     viewer: Viewer,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    match admin(&app, &viewer, "/admin/admins") {
+    match viewer.require_admin(&app, "/admin/admins") {
         Ok(me) => render(&app, &viewer, me.account.id.0, listing("admins", query)),
         Err(refused) => refused,
     }
@@ -197,7 +182,7 @@ pub async fn analysts(
     viewer: Viewer,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    match admin(&app, &viewer, "/admin/analysts") {
+    match viewer.require_admin(&app, "/admin/analysts") {
         Ok(me) => render(&app, &viewer, me.account.id.0, listing("analysts", query)),
         Err(refused) => refused,
     }
@@ -215,7 +200,7 @@ pub async fn ban(
     Path(id): Path<uuid::Uuid>,
     CsrfForm(form): CsrfForm<BanForm>,
 ) -> Response {
-    let me = match admin(&app, &viewer, "/admin/users") {
+    let me = match viewer.require_admin(&app, "/admin/users") {
         Ok(me) => me.clone(),
         Err(refused) => return refused,
     };
@@ -251,7 +236,7 @@ pub async fn unban(
     Path(id): Path<uuid::Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Response {
-    let me = match admin(&app, &viewer, "/admin/users") {
+    let me = match viewer.require_admin(&app, "/admin/users") {
         Ok(me) => me.clone(),
         Err(refused) => return refused,
     };
@@ -289,7 +274,7 @@ pub async fn promote(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PromoteForm>,
 ) -> Response {
-    let me = match admin(&app, &viewer, "/admin/admins") {
+    let me = match viewer.require_admin(&app, "/admin/admins") {
         Ok(me) => me.clone(),
         Err(refused) => return refused,
     };
@@ -337,7 +322,7 @@ pub async fn create_analyst(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<AnalystForm>,
 ) -> Response {
-    let me = match admin(&app, &viewer, "/admin/analysts") {
+    let me = match viewer.require_admin(&app, "/admin/analysts") {
         Ok(me) => me.clone(),
         Err(refused) => return refused,
     };
@@ -401,7 +386,7 @@ pub async fn outbox(
     viewer: Viewer,
     Query(query): Query<OutboxQuery>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &viewer, "/admin/outbox") {
+    if let Err(refused) = viewer.require_admin(&app, "/admin/outbox") {
         return refused;
     }
     let letters = match app.outbox.clone() {

@@ -2,29 +2,15 @@
 //! (name, logo, banner, categories and subcategories).
 
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, Portal, Viewer, encode};
-use api::auth::Principal;
+use crate::session::{CsrfForm, Viewer, encode};
 use api::{AdminProductView, ApiError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::{Category, Command, ProductId, Role, SiteConfig, Subcategory, slugify};
+use domain::{Category, Command, ProductId, SiteConfig, Subcategory, slugify};
 use serde::Deserialize;
-
-fn admin<'v>(app: &AppState, viewer: &'v Viewer, here: &str) -> Result<&'v Principal, Response> {
-    let principal = viewer.require(app, Portal::Admin, here)?;
-    if principal.account.role != Role::Admin {
-        return Err(super::refused_page(
-            app,
-            viewer,
-            Portal::Admin,
-            "Only admins manage the catalog.",
-        ));
-    }
-    Ok(principal)
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_products.html")]
@@ -86,7 +72,7 @@ pub async fn products(
     viewer: Viewer,
     Query(query): Query<ProductsQuery>,
 ) -> Response {
-    match admin(&app, &viewer, "/admin/products") {
+    match viewer.require_admin(&app, "/admin/products") {
         Ok(_) => products_page(&app, &viewer, query, None),
         Err(refused) => refused,
     }
@@ -125,7 +111,7 @@ async fn moderate(
     id: uuid::Uuid,
     reason: Option<String>,
 ) -> Response {
-    let me = match admin(app, viewer, "/admin/products") {
+    let me = match viewer.require_admin(app, "/admin/products") {
         Ok(me) => me.clone(),
         Err(refused) => return refused,
     };
@@ -257,7 +243,7 @@ pub async fn site(
     viewer: Viewer,
     Query(saved): Query<Saved>,
 ) -> Response {
-    match admin(&app, &viewer, "/admin/site") {
+    match viewer.require_admin(&app, "/admin/site") {
         Ok(_) => site_page(
             &app,
             &viewer,
@@ -285,7 +271,7 @@ pub async fn save_site(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<SiteForm>,
 ) -> Response {
-    let me = match admin(&app, &viewer, "/admin/site") {
+    let me = match viewer.require_admin(&app, "/admin/site") {
         Ok(me) => me.clone(),
         Err(refused) => return refused,
     };

@@ -3,7 +3,7 @@
 use super::shop::Card;
 use crate::chrome::{Chrome, hue, initials};
 use crate::session::Viewer;
-use api::{AppState, ProductView, ShopView};
+use api::{AppState, ProductFilter, ProductView, ShopView};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
@@ -87,31 +87,19 @@ pub struct OffersPage {
 pub async fn offers(State(app): State<AppState>, viewer: Viewer) -> OffersPage {
     let state = app.state();
     let now = Utc::now();
-    let mut live = Vec::new();
-    let mut upcoming = Vec::new();
-    let windowed = state
-        .products
-        .values()
-        .filter(|p| p.is_visible())
-        .filter_map(|p| {
-            let (starts, ends) = (p.details.starts_at?, p.details.ends_at?);
-            (ends > now).then(|| (ProductView::build(&state, p), starts, ends))
-        });
-    for (view, starts, ends) in windowed {
-        if starts <= now {
-            live.push(OfferCard {
-                card: Card::from(view),
-                until: ends,
-            });
-        } else {
-            upcoming.push(OfferCard {
-                card: Card::from(view),
-                until: starts,
-            });
-        }
-    }
-    live.sort_by_key(|o| o.until);
-    upcoming.sort_by_key(|o| o.until);
+    let (live, upcoming) = ProductFilter::default().offers(&state, &app.search, now);
+    let card = |p: &domain::Product, until| OfferCard {
+        card: Card::from(ProductView::build(&state, p)),
+        until,
+    };
+    let live = live
+        .into_iter()
+        .filter_map(|p| Some(card(p, p.details.ends_at?)))
+        .collect();
+    let upcoming = upcoming
+        .into_iter()
+        .filter_map(|p| Some(card(p, p.details.starts_at?)))
+        .collect();
     OffersPage {
         chrome: Chrome::with(&state, "shop", &viewer),
         live,

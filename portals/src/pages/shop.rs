@@ -150,7 +150,7 @@ pub async fn home(
             ("shop", filter.shop.map(|s| s.to_string())),
         ] {
             if let Some(value) = value.filter(|v| !v.is_empty()) {
-                base.push_str(&format!("{key}={}&", url_encode(&value)));
+                base.push_str(&format!("{key}={}&", crate::session::encode(&value)));
             }
         }
         Listing {
@@ -197,7 +197,7 @@ pub async fn home(
 }
 
 /// Who did something on a page: the signed-in account, or the browser session.
-fn actor_of(viewer: &Viewer, visitor: &Visitor) -> Actor {
+pub(crate) fn actor_of(viewer: &Viewer, visitor: &Visitor) -> Actor {
     viewer.principal().map_or(
         Actor::Anonymous {
             session: visitor.session,
@@ -267,17 +267,4 @@ pub async fn product(
         p,
     };
     (visitor.remember(jar, app.config.secure_cookies), page).into_response()
-}
-
-fn url_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use domain::{ActivityDetails, ActivityKind, Actor, Command, Role};
+use domain::{ActivityDetails, ActivityKind, Command, Role};
 use serde::Deserialize;
 
 #[derive(Template, WebTemplate)]
@@ -46,12 +46,7 @@ pub async fn show(
         );
     };
     let visitor = Visitor::from_cookies(&jar);
-    let actor = viewer.principal().map_or(
-        Actor::Anonymous {
-            session: visitor.session,
-        },
-        |p| p.actor(),
-    );
+    let actor = super::shop::actor_of(&viewer, &visitor);
     let visit = Command::RecordActivity {
         kind: ActivityKind::ShopVisit,
         details: ActivityDetails {
