@@ -27,6 +27,9 @@ pub struct DemoOptions {
     /// The random seed; the same seed gives the same marketplace.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Make product pictures (three per shop, stored like uploads).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub pictures: bool,
 }
 
 impl Default for DemoOptions {
@@ -36,6 +39,7 @@ impl Default for DemoOptions {
             products_per_shop: 10,
             activity: 6000,
             seed: 42,
+            pictures: true,
         }
     }
 }
@@ -207,6 +211,53 @@ const COLOURS: &[&str] = &[
     "Forest",
     "Plum",
 ];
+/// The colours as RGB, for the demo's product pictures.
+const COLOUR_RGB: [[u8; 3]; 8] = [
+    [156, 175, 136],
+    [54, 69, 79],
+    [194, 178, 128],
+    [0, 119, 190],
+    [204, 78, 52],
+    [240, 234, 214],
+    [34, 85, 51],
+    [142, 69, 133],
+];
+
+/// A product picture for the demo: the product's colour as a rounded object on a soft studio
+/// background, with a shadow. `shape` varies the object so a shop's pictures differ.
+fn demo_picture(colour: usize, shape: usize) -> bytes::Bytes {
+    let [r, g, b] = COLOUR_RGB[colour % COLOUR_RGB.len()];
+    let (width, height) = (640u32, 480u32);
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0 - 10.0);
+    let (rx, ry) = match shape % 3 {
+        0 => (120.0, 120.0),
+        1 => (170.0, 95.0),
+        _ => (95.0, 150.0),
+    };
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        let light = 245.0 - 25.0 * (y / height as f32);
+        let mut px = [light, light - 2.0, light - 6.0];
+        // The shadow under the object.
+        let sd = ((x - cx) / (rx * 1.1)).powi(2) + ((y - (cy + ry + 18.0)) / 16.0).powi(2);
+        if sd < 1.0 {
+            px = px.map(|c| c * (0.8 + 0.2 * sd));
+        }
+        // The object, lit from the top left.
+        let d = ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2);
+        if d < 1.0 {
+            let shade =
+                1.15 - 0.35 * ((x - cx + rx) / (2.0 * rx) + (y - cy + ry) / (2.0 * ry)) / 2.0;
+            px = [r, g, b].map(|c| (c as f32 * shade).min(255.0));
+        }
+        image::Rgb(px.map(|c| c.clamp(0.0, 255.0) as u8))
+    });
+    let mut png = Vec::new();
+    picture
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encoding a PNG in memory cannot fail");
+    bytes::Bytes::from(png)
+}
 const SHOP_WORDS: &[&str] = &[
     "Oak & Ember",
     "Northwind",
@@ -262,8 +313,8 @@ fn site() -> SiteConfig {
                     .collect(),
             })
             .collect(),
-        logo_url: None,
-        banner_url: None,
+        logo: None,
+        banner: None,
     }
 }
 
@@ -334,12 +385,30 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
             .await
             .context("opening a demo shop")?;
         bar.inc(1);
+        // Three colours per shop, each with a picture the shop uploads like a seller would.
+        let shop_colours: Vec<usize> = (0..3).map(|_| rng.random_range(0..COLOURS.len())).collect();
+        let mut pictures = Vec::new();
+        if options.pictures {
+            for (shape, colour) in shop_colours.iter().enumerate() {
+                let owner = api::media::UploadOwner {
+                    actor: Actor::System,
+                    account: seller,
+                    shop: Some(shop_id),
+                };
+                let media = api::media::upload(app, owner, demo_picture(*colour, shape))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("storing a demo picture: {e}"))?;
+                pictures.push(media.id);
+            }
+        }
+        let mut listings = Vec::with_capacity(options.products_per_shop);
         for _ in 0..options.products_per_shop {
             let (sub, _, nouns, (low, high)) = *subs
                 .choose(&mut rng)
                 .expect("every category has subcategories");
             let noun = nouns.choose(&mut rng).expect("nouns");
-            let colour = *COLOURS.choose(&mut rng).expect("colours");
+            let picture = rng.random_range(0..shop_colours.len());
+            let colour = COLOURS[shop_colours[picture]];
             let title = format!(
                 "{} {} {}",
                 ADJECTIVES.choose(&mut rng).expect("adjectives"),
@@ -389,25 +458,39 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
                     rng.random_range(5..120)
                 },
                 status: ProductStatus::Active,
-                image_url: None,
+                images: pictures.get(picture).copied().into_iter().collect(),
                 details: ProductDetails {
+                    summary: Some(format!(
+                        "{} {} from {}.",
+                        colour,
+                        noun.to_lowercase(),
+                        SHOP_WORDS[i % SHOP_WORDS.len()]
+                    )),
                     brand: Some(SHOP_WORDS[i % SHOP_WORDS.len()].to_string()),
                     tags: vec![sub.replace('-', " "), noun.to_lowercase()],
                     colors: vec![colour.to_lowercase()],
-                    sizes: Vec::new(),
+                    specs: vec![domain::Spec {
+                        name: "Colour".into(),
+                        value: colour.to_string(),
+                    }],
+                    warranty: rng.random_bool(0.5).then(|| "2 years".to_string()),
+                    cash_on_delivery: rng.random_bool(0.3),
                     starts_at: offer.map(|(starts, _)| starts),
                     ends_at: offer.map(|(_, ends)| ends),
+                    ..Default::default()
                 },
             };
             let listed = opened + Duration::hours(rng.random_range(1..24 * 10));
-            app.execute_at(
+            listings.push(app.execute_at(
                 Actor::System,
                 Command::CreateProduct(product),
                 listed.min(now),
-            )
-            .await
-            .context("listing a demo product")?;
+            ));
             products.push((id, shop_id));
+        }
+        // A shop's products go in together: the command path writes them in a few batches.
+        for listed in futures::future::join_all(listings).await {
+            listed.context("listing a demo product")?;
             bar.inc(1);
         }
         let code = DiscountCode {

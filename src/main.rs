@@ -55,6 +55,10 @@ struct Cli {
     /// (sessions end when the process stops) when not given.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     redis_url: Option<String>,
+    /// Where uploaded images are stored: a directory or object-store URL (e.g. `s3://bucket/media`,
+    /// credentials from the environment like the lake's). Defaults to `<data>/media`.
+    #[arg(long, env = "MARKETPLACE_MEDIA", global = true)]
+    media: Option<String>,
     /// An SMTP server for mail (e.g. `smtp://user:pass@mail.example.com:587?tls=required`);
     /// `.eml` files in `<data dir>/outbox` when not given.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
@@ -155,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.lake = cli.lake;
     config.log_partitions = cli.log_partitions;
     config.redis_url = cli.redis_url;
+    config.media = cli.media;
     config.smtp_url = cli.smtp_url;
     config.jwt_secret = cli.jwt_secret;
     if let Some(from) = cli.mail_from {

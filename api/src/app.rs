@@ -31,6 +31,8 @@ pub enum StartError {
     Mail(#[from] crate::mail::MailError),
     #[error("the product search index could not be built")]
     Search(#[from] crate::search::SearchError),
+    #[error("the media store could not be opened")]
+    Media(#[from] crate::media::MediaStoreError),
     #[error("the token signing key could not be loaded or made")]
     SigningKey(#[source] std::io::Error),
     #[error(
@@ -59,6 +61,8 @@ pub struct App {
     pub tokens: crate::auth::TokenKeys,
     /// Full-text product search, kept in step by the command path.
     pub search: Arc<crate::search::Search>,
+    /// Uploaded images and their variants.
+    pub media: crate::media::MediaStore,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -94,6 +98,7 @@ impl App {
                 .map_err(StartError::SigningKey)?,
         );
         let lake = Lake::open(&config.lake_location())?;
+        let media = crate::media::MediaStore::open(&config.media_location())?;
         let started = std::time::Instant::now();
         let (state, replayed) = command::replay(log.as_ref()).await?;
         tracing::info!(
@@ -130,6 +135,7 @@ impl App {
             outbox,
             tokens,
             search,
+            media,
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));

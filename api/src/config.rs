@@ -34,6 +34,9 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// Rate limits of the auth routes.
     pub auth_limits: crate::auth::AuthLimits,
+    /// Where uploaded images live: a directory or object-store URL (`MARKETPLACE_MEDIA`).
+    /// Defaults to `<data_dir>/media`.
+    pub media: Option<String>,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             mail_from: "Marketplace <no-reply@marketplace.localhost>".into(),
             jwt_secret: None,
             auth_limits: Default::default(),
+            media: None,
         }
     }
 
@@ -61,6 +65,12 @@ impl Config {
 
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")
+    }
+
+    pub fn media_location(&self) -> String {
+        self.media
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media").to_string_lossy().into_owned())
     }
 
     pub fn lake_location(&self) -> String {

@@ -36,6 +36,10 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -66,6 +70,8 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Banned(_) | ApiError::Csrf => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -82,6 +88,8 @@ impl ApiError {
             ApiError::Banned(_) => "banned",
             ApiError::Csrf => "csrf_failed",
             ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::PayloadTooLarge(_) => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -127,6 +135,35 @@ impl ApiError {
             code: "malformed",
             message: message.into(),
         }
+    }
+}
+
+impl From<crate::media::ImageError> for ApiError {
+    fn from(e: crate::media::ImageError) -> Self {
+        use crate::media::ImageError;
+        match e {
+            ImageError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            ImageError::NotAnImage => ApiError::UnsupportedMediaType(e.to_string()),
+            ImageError::TooManyPixels { .. } | ImageError::Damaged(_) => {
+                let mut fields = BTreeMap::new();
+                fields.insert("file".to_string(), e.to_string());
+                ApiError::Invalid {
+                    message: e.to_string(),
+                    fields,
+                }
+            }
+        }
+    }
+}
+
+impl From<crate::media::MediaStoreError> for ApiError {
+    fn from(e: crate::media::MediaStoreError) -> Self {
+        ApiError::Unavailable(format!(
+            "{e}: {}",
+            std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        ))
     }
 }
 

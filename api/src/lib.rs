@@ -24,6 +24,7 @@ mod error;
 mod health;
 pub mod kv;
 pub mod mail;
+pub mod media;
 pub mod purge;
 mod request;
 pub mod routes;

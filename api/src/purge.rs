@@ -1,14 +1,59 @@
-//! The scheduled purge: products deleted more than the restore window ago are removed for good
-//! (`product.purged`), once a minute in `serve`.
+//! The scheduled purge, once a minute in `serve`: products deleted more than the restore window ago
+//! are removed for good (`product.purged`), shops whose deletion was requested 28 days ago are
+//! closed (`shop.purged`), and images unused for a day are deleted with their files.
 
 use crate::app::AppState;
 use chrono::{DateTime, Utc};
-use domain::{Actor, Command};
+use domain::{Actor, Command, ShopCommand};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Purges every product whose restore window had passed at `now`; returns how many.
-pub async fn purge_due(app: &AppState, now: DateTime<Utc>) -> usize {
+/// What one purge removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub products: usize,
+    pub shops: usize,
+    pub images: usize,
+}
+
+/// Purges everything due at `now`. Products and shops go first, so the images they used are
+/// unused when the images are looked at.
+pub async fn purge_due(app: &AppState, now: DateTime<Utc>) -> Purged {
+    let products = purge_products(app, now).await;
+    let shops = purge_shops(app, now).await;
+    let images = crate::media::purge_unused(app, now).await;
+    Purged {
+        products,
+        shops,
+        images,
+    }
+}
+
+async fn purge_shops(app: &AppState, now: DateTime<Utc>) -> usize {
+    let due: Vec<_> = app
+        .state()
+        .shops
+        .values()
+        .filter(|s| s.purge_due_at().is_some_and(|due| now >= due))
+        .map(|s| s.id)
+        .collect();
+    let mut purged = 0;
+    for id in due {
+        match app
+            .execute_at(Actor::System, Command::Shop(ShopCommand::Purge { id }), now)
+            .await
+        {
+            Ok(_) => {
+                purged += 1;
+                tracing::info!(shop.id = %id, "closed a shop whose deletion was requested 28 days ago");
+            }
+            Err(e) => tracing::debug!(shop.id = %id, error = %e, "not purged"),
+        }
+    }
+    purged
+}
+
+async fn purge_products(app: &AppState, now: DateTime<Utc>) -> usize {
     let due: Vec<_> = app
         .state()
         .products

@@ -83,7 +83,12 @@ impl Search {
         doc!(
             f.id => product.id.to_string(),
             f.title => product.title.clone(),
-            f.description => product.description.clone(),
+            // The words only: the stored description is HTML. The summary counts as description.
+            f.description => format!(
+                "{} {}",
+                product.details.summary.as_deref().unwrap_or_default(),
+                domain::rich_text::plain_text(&product.description)
+            ),
             f.tags => product.details.tags.join(" "),
             f.brand => product.details.brand.clone().unwrap_or_default(),
             f.category => category_words.join(" "),
@@ -235,8 +240,8 @@ mod tests {
                     name: "Mugs".into(),
                 }],
             }],
-            logo_url: None,
-            banner_url: None,
+            logo: None,
+            banner: None,
         };
         run(&mut state, Command::ConfigureSite(site));
         let shop = ShopId(uuid::Uuid::from_u128(1));
@@ -302,7 +307,7 @@ mod tests {
                     sale_price: None,
                     stock: 1,
                     status: ProductStatus::Active,
-                    image_url: None,
+                    images: Vec::new(),
                     details: ProductDetails {
                         brand: Some(brand.into()),
                         tags: tags.into_iter().map(String::from).collect(),

@@ -1,7 +1,8 @@
 //! Read views: what the API shows, built from the in-memory state. Reads never touch the log or
 //! the lakehouse.
 
-use domain::{Money, Product, Shop, SiteConfig, State};
+use crate::media::{Variant, url as media_url};
+use domain::{MediaId, Money, Product, Shop, SiteConfig, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -55,8 +56,8 @@ impl SiteView {
         let SiteConfig {
             name,
             categories,
-            logo_url,
-            banner_url,
+            logo,
+            banner,
         } = &state.site;
         SiteView {
             name: name.clone(),
@@ -80,8 +81,8 @@ impl SiteView {
                         .count(),
                 })
                 .collect(),
-            logo_url: logo_url.clone(),
-            banner_url: banner_url.clone(),
+            logo_url: logo.map(|id| media_url(id, Variant::Card)),
+            banner_url: banner.map(|id| media_url(id, Variant::Zoom)),
         }
     }
 }
@@ -97,6 +98,14 @@ pub struct ShopView {
     pub product_count: usize,
     pub followers: usize,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    pub avatar_url: Option<String>,
+    pub banner_url: Option<String>,
+    pub address: Option<String>,
+    pub opening_hours: Option<String>,
+    pub website: Option<String>,
+    pub links: Vec<String>,
+    /// When the seller asked to close the shop; it closes for good 28 days later unless restored.
+    pub deletion_requested_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ShopView {
@@ -114,6 +123,13 @@ impl ShopView {
                 .count(),
             followers: state.followers.get(&shop.id).map_or(0, |f| f.len()),
             created_at: shop.created_at,
+            avatar_url: shop.profile.avatar.map(|id| media_url(id, Variant::Thumb)),
+            banner_url: shop.profile.banner.map(|id| media_url(id, Variant::Zoom)),
+            address: shop.profile.address.clone(),
+            opening_hours: shop.profile.opening_hours.clone(),
+            website: shop.profile.website.clone(),
+            links: shop.profile.links.clone(),
+            deletion_requested_at: shop.deletion_requested_at,
         }
     }
 }
@@ -142,9 +158,54 @@ pub struct ProductView {
     pub discount_percent: Option<u32>,
     pub stock: u32,
     pub in_stock: bool,
+    /// The cover image's card variant.
     pub image_url: Option<String>,
+    /// Every image, in order.
+    pub images: Vec<ImageView>,
     pub shop: Option<ShopRef>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// One or two sentences; `description` is the full text as safe HTML.
+    pub summary: Option<String>,
+    pub brand: Option<String>,
+    pub tags: Vec<String>,
+    pub colors: Vec<String>,
+    pub sizes: Vec<String>,
+    pub specs: Vec<SpecView>,
+    pub video_url: Option<String>,
+    pub warranty: Option<String>,
+    pub cash_on_delivery: bool,
+    /// A timed offer's window.
+    pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An uploaded image and the URLs of its variants.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ImageView {
+    pub id: uuid::Uuid,
+    /// 160 × 160.
+    pub thumb: String,
+    /// 480 × 360.
+    pub card: String,
+    /// Up to 1600 on the longer side.
+    pub zoom: String,
+}
+
+impl ImageView {
+    pub fn of(id: MediaId) -> ImageView {
+        ImageView {
+            id: id.0,
+            thumb: media_url(id, Variant::Thumb),
+            card: media_url(id, Variant::Card),
+            zoom: media_url(id, Variant::Zoom),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SpecView {
+    pub name: String,
+    pub value: String,
 }
 
 impl ProductView {
@@ -162,13 +223,33 @@ impl ProductView {
             discount_percent: p.discount_percent(),
             stock: p.stock,
             in_stock: p.stock > 0,
-            image_url: p.image_url.clone(),
+            image_url: p.images.first().map(|id| media_url(*id, Variant::Card)),
+            images: p.images.iter().copied().map(ImageView::of).collect(),
             shop: state.shops.get(&p.shop_id).map(|s| ShopRef {
                 id: s.id.0,
                 name: s.name.clone(),
                 slug: s.slug.clone(),
             }),
             created_at: p.created_at,
+            summary: p.details.summary.clone(),
+            brand: p.details.brand.clone(),
+            tags: p.details.tags.clone(),
+            colors: p.details.colors.clone(),
+            sizes: p.details.sizes.clone(),
+            specs: p
+                .details
+                .specs
+                .iter()
+                .map(|s| SpecView {
+                    name: s.name.clone(),
+                    value: s.value.clone(),
+                })
+                .collect(),
+            video_url: p.details.video_url.clone(),
+            warranty: p.details.warranty.clone(),
+            cash_on_delivery: p.details.cash_on_delivery,
+            starts_at: p.details.starts_at,
+            ends_at: p.details.ends_at,
         }
     }
 }

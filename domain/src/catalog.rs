@@ -1,6 +1,6 @@
 //! Products: what shops sell.
 
-use crate::ids::{ProductId, ShopId};
+use crate::ids::{MediaId, ProductId, ShopId};
 use crate::money::Money;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,9 @@ pub struct Product {
     pub sale_price: Option<Money>,
     pub stock: u32,
     pub status: ProductStatus,
-    pub image_url: Option<String>,
+    /// Uploaded images of the product's shop, in display order; the first is the cover.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<MediaId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(flatten)]
@@ -55,6 +57,9 @@ pub const RESTORE_WINDOW_HOURS: i64 = 24;
 /// before a field existed still read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductDetails {
+    /// One or two sentences for cards and search results; the description is the long, rich text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -63,11 +68,29 @@ pub struct ProductDetails {
     pub colors: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sizes: Vec<String>,
+    /// Custom specifications ("Material: stoneware"), in display order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub specs: Vec<Spec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_url: Option<String>,
+    /// Free text such as "2 years".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty: Option<String>,
+    /// Whether the shop accepts cash on delivery for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cash_on_delivery: bool,
     /// A timed offer runs from `starts_at` to `ends_at` (both or neither).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// One line of a product's specifications.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    pub name: String,
+    pub value: String,
 }
 
 impl Product {
@@ -110,7 +133,7 @@ pub struct NewProduct {
     pub sale_price: Option<Money>,
     pub stock: u32,
     pub status: ProductStatus,
-    pub image_url: Option<String>,
+    pub images: Vec<MediaId>,
     pub details: ProductDetails,
 }
 
@@ -134,6 +157,9 @@ pub struct ProductChanges {
     /// `Some(None)` clears the subcategory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subcategory: Option<Option<String>>,
+    /// Replaces the images (in the new order) when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<MediaId>>,
     /// Replaces every detail at once when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<ProductDetails>,
@@ -165,6 +191,9 @@ impl Product {
         }
         if let Some(subcategory) = &changes.subcategory {
             self.subcategory = subcategory.clone();
+        }
+        if let Some(images) = &changes.images {
+            self.images = images.clone();
         }
         if let Some(details) = &changes.details {
             self.details = details.clone();

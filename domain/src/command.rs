@@ -4,7 +4,8 @@ use crate::actor::Actor;
 use crate::catalog::{NewProduct, ProductChanges};
 use crate::discount::DiscountCode;
 use crate::ids::{DiscountCodeId, ProductId, ShopId};
-use crate::shop::NewShop;
+use crate::media::MediaCommand;
+use crate::shop::{NewShop, ShopCommand};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
 
@@ -50,6 +51,10 @@ pub enum Command {
     DeleteDiscountCode {
         id: DiscountCodeId,
     },
+    /// A shop's profile and settings, its scheduled deletion and the purge.
+    Shop(ShopCommand),
+    /// Uploaded images.
+    Media(MediaCommand),
     /// Accounts: registration, passwords, bans, promotions, addresses.
     Account(AccountCommand),
     RecordActivity {

@@ -8,6 +8,7 @@ use crate::command::{Command, Context};
 use crate::error::DomainError;
 use crate::event::Event;
 use crate::ids::ProductId;
+use crate::media::check_images;
 use crate::money::Money;
 use crate::shop::{NewShop, Shop};
 use crate::site::SiteConfig;
@@ -18,6 +19,8 @@ use std::collections::HashSet;
 
 const MAX_TITLE: usize = 200;
 const MAX_QUERY: usize = 200;
+const MAX_IMAGES: usize = 12;
+const MAX_SPECS: usize = 40;
 
 /// Decides what a command means in the current state: the events to record, or why not.
 pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Event>> {
@@ -151,6 +154,8 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::CreateDiscountCode(code) => crate::discount::create(state, code, ctx),
         Command::DeleteDiscountCode { id } => crate::discount::delete(state, *id, ctx),
         Command::Account(command) => crate::account::decide(state, command, ctx),
+        Command::Shop(command) => crate::shop::decide(state, command, ctx),
+        Command::Media(command) => crate::media::decide(state, command, ctx),
         Command::RecordActivity { kind, details } => {
             let details = activity(state, kind.needs_product(), details, ctx)?;
             Ok(vec![Event::activity(*kind, details)])
@@ -165,6 +170,16 @@ fn configure_site(state: &State, config: &SiteConfig, ctx: &Context) -> Result<V
         ));
     }
     non_empty("name", &config.name, MAX_TITLE)?;
+    for (field, image) in [("logo", config.logo), ("banner", config.banner)] {
+        if let Some(id) = image
+            && !state.media.get(&id).is_some_and(|m| m.shop_id.is_none())
+        {
+            return Err(DomainError::invalid(
+                field,
+                format!("image {id} is not one of the site's uploads"),
+            ));
+        }
+    }
     let mut seen = HashSet::new();
     for category in &config.categories {
         non_empty("categories", &category.name, MAX_TITLE)?;
@@ -234,6 +249,11 @@ fn create_shop(state: &State, shop: &NewShop, ctx: &Context) -> Result<Vec<Event
             role: Role::Seller,
             id,
         } if shop.owner == Some(id) => {
+            if state.closed_shop_owners.contains(&id) {
+                return Err(DomainError::Forbidden(
+                    "your shop was closed for good; this account cannot open another".into(),
+                ));
+            }
             if state.shops.values().any(|s| s.owner == Some(id)) {
                 return Err(DomainError::Conflict(
                     "a seller has one shop, and you have one already".into(),
@@ -272,6 +292,9 @@ fn create_shop(state: &State, shop: &NewShop, ctx: &Context) -> Result<Vec<Event
         category: shop.category.clone(),
         country: shop.country.clone(),
         created_at: ctx.at,
+        profile: Default::default(),
+        settings: Default::default(),
+        deletion_requested_at: None,
     })])
 }
 
@@ -301,6 +324,7 @@ fn create_product(state: &State, new: &NewProduct, ctx: &Context) -> Result<Vec<
     }
     prices(new.price, new.sale_price)?;
     details(&new.details)?;
+    check_images(state, new.shop_id, "images", &new.images, MAX_IMAGES)?;
     let base = non_empty_slug("title", &new.title)?;
     let slug = unique_slug(&base, |s| state.product_slugs.contains_key(s));
     Ok(vec![Event::ProductCreated(Product {
@@ -308,14 +332,14 @@ fn create_product(state: &State, new: &NewProduct, ctx: &Context) -> Result<Vec<
         shop_id: new.shop_id,
         slug,
         title: new.title.trim().to_string(),
-        description: new.description.clone(),
+        description: crate::rich_text::sanitize(&new.description),
         category: new.category.clone(),
         subcategory: new.subcategory.clone(),
         price: new.price,
         sale_price: new.sale_price,
         stock: new.stock,
         status: new.status,
-        image_url: new.image_url.clone(),
+        images: new.images.clone(),
         created_at: ctx.at,
         updated_at: ctx.at,
         details: new.details.clone(),
@@ -369,14 +393,21 @@ fn update_product(
     if let Some(new_details) = &changes.details {
         details(new_details)?;
     }
+    if let Some(images) = &changes.images {
+        check_images(state, product.shop_id, "images", images, MAX_IMAGES)?;
+    }
     let price = changes.price.unwrap_or(product.price);
     let sale_price = changes.sale_price.unwrap_or(product.sale_price);
     prices(price, sale_price)?;
+    let mut changes = changes.clone();
+    if let Some(description) = &mut changes.description {
+        *description = crate::rich_text::sanitize(description);
+    }
     let mut after = product.clone();
-    after.apply(changes, ctx.at);
+    after.apply(&changes, ctx.at);
     Ok(vec![Event::ProductUpdated {
         id: product.id,
-        changes: changes.clone(),
+        changes,
         at: ctx.at,
         after: Some(Box::new(after)),
     }])
@@ -444,8 +475,29 @@ fn owned_product<'s>(state: &'s State, id: ProductId, ctx: &Context) -> Result<&
 
 /// Checks a product's details: sizes of lists and words, and an offer's window.
 fn details(details: &ProductDetails) -> Result<()> {
-    if let Some(brand) = &details.brand {
-        non_empty("brand", brand, 100)?;
+    for (field, text, max) in [
+        ("brand", &details.brand, 100),
+        ("summary", &details.summary, 300),
+        ("warranty", &details.warranty, 200),
+    ] {
+        if let Some(text) = text {
+            non_empty(field, text, max)?;
+        }
+    }
+    if let Some(video) = &details.video_url {
+        crate::shop::web_link(video).map_err(|_| {
+            DomainError::invalid("video_url", format!("'{video}' is not a web address"))
+        })?;
+    }
+    if details.specs.len() > MAX_SPECS {
+        return Err(DomainError::invalid(
+            "specs",
+            format!("at most {MAX_SPECS}"),
+        ));
+    }
+    for spec in &details.specs {
+        non_empty("specs", &spec.name, 60)?;
+        non_empty("specs", &spec.value, 300)?;
     }
     for (field, list, max) in [
         ("tags", &details.tags, 20),
@@ -595,7 +647,7 @@ mod tests {
             sale_price: None,
             stock: 5,
             status: ProductStatus::Active,
-            image_url: None,
+            images: Vec::new(),
             details: Default::default(),
         }
     }
@@ -928,5 +980,227 @@ mod tests {
             Err(DomainError::Conflict(_))
         ));
         assert_eq!(state.shops[&ShopId(id(2))].slug, "mugs-co-2");
+    }
+
+    fn run_at(
+        state: &mut State,
+        command: Command,
+        actor: Actor,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Event>> {
+        let events = decide(state, &command, &Context { actor, at })?;
+        for event in &events {
+            state.apply(event);
+        }
+        Ok(events)
+    }
+
+    fn seller(n: u128) -> Actor {
+        Actor::Account {
+            role: Role::Seller,
+            id: AccountId(id(n)),
+        }
+    }
+
+    fn upload(n: u128, owner: u128, shop: u128) -> Command {
+        Command::Media(crate::media::MediaCommand::Register(crate::media::Media {
+            id: crate::ids::MediaId(id(n)),
+            owner: AccountId(id(owner)),
+            shop_id: Some(ShopId(id(shop))),
+            width: 10,
+            height: 10,
+            stored_bytes: 100,
+            uploaded_at: ctx(Actor::System).at,
+        }))
+    }
+
+    #[test]
+    fn images_belong_to_the_shop_that_uploaded_them() {
+        let mut state = seeded();
+        run(
+            &mut state,
+            Command::CreateShop(new_shop(2, Some(AccountId(id(200))))),
+            Actor::System,
+        )
+        .unwrap();
+        // A seller uploads only for their own shop.
+        assert!(matches!(
+            run(&mut state, upload(50, 200, 1), seller(200)),
+            Err(DomainError::Forbidden(_))
+        ));
+        run(&mut state, upload(50, 100, 1), seller(100)).unwrap();
+        let image = crate::ids::MediaId(id(50));
+        let mut mug = new_product(10, "Mug");
+        mug.images = vec![image];
+        run(&mut state, Command::CreateProduct(mug), seller(100)).unwrap();
+        // The other shop cannot put it on its products, nor delete it.
+        let mut theirs = new_product(11, "Copy");
+        theirs.shop_id = ShopId(id(2));
+        theirs.images = vec![image];
+        assert!(matches!(
+            run(&mut state, Command::CreateProduct(theirs), seller(200)),
+            Err(DomainError::Invalid {
+                field: "images",
+                ..
+            })
+        ));
+        let delete = || Command::Media(crate::media::MediaCommand::Delete { id: image });
+        assert!(matches!(
+            run(&mut state, delete(), seller(200)),
+            Err(DomainError::NotFound { .. })
+        ));
+        // In use: refused with what uses it; once removed from the product, deleted.
+        match run(&mut state, delete(), seller(100)) {
+            Err(DomainError::Conflict(why)) => assert!(why.contains("product 'Mug'"), "{why}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        let changes = ProductChanges {
+            images: Some(Vec::new()),
+            ..Default::default()
+        };
+        run(
+            &mut state,
+            Command::UpdateProduct {
+                id: ProductId(id(10)),
+                changes,
+            },
+            seller(100),
+        )
+        .unwrap();
+        run(&mut state, delete(), seller(100)).unwrap();
+        assert!(state.media.is_empty());
+    }
+
+    #[test]
+    fn a_shop_deletion_can_be_undone_for_28_days_then_the_purge_closes_it() {
+        use crate::shop::ShopCommand;
+        let mut state = seeded();
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(10, "Mug")),
+            seller(100),
+        )
+        .unwrap();
+        let shop = ShopId(id(1));
+        let start = ctx(Actor::System).at;
+        let day = |n: i64| start + chrono::Duration::days(n);
+        run_at(
+            &mut state,
+            Command::Shop(ShopCommand::RequestDeletion { id: shop }),
+            seller(100),
+            start,
+        )
+        .unwrap();
+        assert!(state.shops[&shop].deletion_requested_at.is_some());
+        // Another seller cannot see, restore or purge it.
+        assert!(matches!(
+            run_at(
+                &mut state,
+                Command::Shop(ShopCommand::Restore { id: shop }),
+                seller(200),
+                day(1)
+            ),
+            Err(DomainError::NotFound { .. })
+        ));
+        run_at(
+            &mut state,
+            Command::Shop(ShopCommand::Restore { id: shop }),
+            seller(100),
+            day(27),
+        )
+        .unwrap();
+        run_at(
+            &mut state,
+            Command::Shop(ShopCommand::RequestDeletion { id: shop }),
+            seller(100),
+            day(30),
+        )
+        .unwrap();
+        let purge = || Command::Shop(ShopCommand::Purge { id: shop });
+        assert!(matches!(
+            run_at(&mut state, purge(), Actor::System, day(57)),
+            Err(DomainError::Conflict(_))
+        ));
+        assert!(matches!(
+            run_at(&mut state, purge(), seller(100), day(58)),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            run_at(
+                &mut state,
+                Command::Shop(ShopCommand::Restore { id: shop }),
+                seller(100),
+                day(58)
+            ),
+            Err(DomainError::Conflict(_))
+        ));
+        let events = run_at(&mut state, purge(), Actor::System, day(58)).unwrap();
+        assert_eq!(events.len(), 2, "the product, then the shop: {events:?}");
+        assert!(state.shops.is_empty() && state.products.is_empty());
+        // The seller cannot open another shop.
+        assert!(matches!(
+            run_at(
+                &mut state,
+                Command::CreateShop(new_shop(3, Some(AccountId(id(100))))),
+                seller(100),
+                day(59)
+            ),
+            Err(DomainError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn shop_profiles_take_only_web_links_and_own_images() {
+        use crate::shop::{ShopChanges, ShopCommand, ShopProfile};
+        let mut state = seeded();
+        let update = |profile: ShopProfile| {
+            Command::Shop(ShopCommand::Update {
+                id: ShopId(id(1)),
+                changes: ShopChanges {
+                    profile: Some(profile),
+                    ..Default::default()
+                },
+            })
+        };
+        for bad in [
+            "javascript:alert(1)",
+            "https://",
+            "https://a b.com",
+            "ftp://x.com",
+        ] {
+            let profile = ShopProfile {
+                links: vec![bad.into()],
+                ..Default::default()
+            };
+            assert!(
+                matches!(
+                    run(&mut state, update(profile), seller(100)),
+                    Err(DomainError::Invalid { field: "links", .. })
+                ),
+                "{bad} accepted"
+            );
+        }
+        let profile = ShopProfile {
+            avatar: Some(crate::ids::MediaId(id(99))),
+            ..Default::default()
+        };
+        assert!(matches!(
+            run(&mut state, update(profile), seller(100)),
+            Err(DomainError::Invalid {
+                field: "avatar",
+                ..
+            })
+        ));
+        let profile = ShopProfile {
+            website: Some("https://mugs.example".into()),
+            opening_hours: Some("Mon-Fri 9-18".into()),
+            ..Default::default()
+        };
+        run(&mut state, update(profile.clone()), seller(100)).unwrap();
+        assert_eq!(state.shops[&ShopId(id(1))].profile, profile);
+        assert!(matches!(
+            run(&mut state, update(profile), seller(200)),
+            Err(DomainError::NotFound { .. })
+        ));
     }
 }

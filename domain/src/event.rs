@@ -5,8 +5,9 @@ use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Role;
 use crate::catalog::{Product, ProductChanges};
 use crate::discount::DiscountCode;
-use crate::ids::{AccountId, AddressId, DiscountCodeId, ProductId, ShopId};
-use crate::shop::Shop;
+use crate::ids::{AccountId, AddressId, DiscountCodeId, MediaId, ProductId, ShopId};
+use crate::media::Media;
+use crate::shop::{Shop, ShopChanges};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,29 @@ pub enum Event {
     SiteConfigured(SiteConfig),
     #[serde(rename = "shop.created")]
     ShopCreated(Shop),
+    /// The shop after the change rides along, like `product.updated`'s.
+    #[serde(rename = "shop.updated")]
+    ShopUpdated {
+        id: ShopId,
+        changes: ShopChanges,
+        at: DateTime<Utc>,
+        after: Box<Shop>,
+    },
+    #[serde(rename = "shop.deletion_requested")]
+    ShopDeletionRequested { id: ShopId, at: DateTime<Utc> },
+    #[serde(rename = "shop.restored")]
+    ShopRestored { id: ShopId, at: DateTime<Utc> },
+    /// Closed for good; its products were purged by the events before this one.
+    #[serde(rename = "shop.purged")]
+    ShopPurged {
+        id: ShopId,
+        owner: Option<AccountId>,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "media.uploaded")]
+    MediaUploaded(Box<Media>),
+    #[serde(rename = "media.deleted")]
+    MediaDeleted { id: MediaId, at: DateTime<Utc> },
     #[serde(rename = "product.created")]
     ProductCreated(Product),
     #[serde(rename = "product.updated")]
@@ -125,8 +149,14 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 24] = [
+    pub const KINDS: [&'static str; 30] = [
         "site.configured",
+        "shop.updated",
+        "shop.deletion_requested",
+        "shop.restored",
+        "shop.purged",
+        "media.uploaded",
+        "media.deleted",
         "shop.followed",
         "shop.unfollowed",
         "product.moderated",
@@ -184,6 +214,12 @@ impl Event {
         match self {
             Event::SiteConfigured(_) => "site.configured",
             Event::ShopCreated(_) => "shop.created",
+            Event::ShopUpdated { .. } => "shop.updated",
+            Event::ShopDeletionRequested { .. } => "shop.deletion_requested",
+            Event::ShopRestored { .. } => "shop.restored",
+            Event::ShopPurged { .. } => "shop.purged",
+            Event::MediaUploaded(_) => "media.uploaded",
+            Event::MediaDeleted { .. } => "media.deleted",
             Event::ProductCreated(_) => "product.created",
             Event::ProductUpdated { .. } => "product.updated",
             Event::ProductDeleted { .. } => "product.deleted",
@@ -214,6 +250,12 @@ impl Event {
         match self {
             Event::SiteConfigured(_) => Some("site".into()),
             Event::ShopCreated(shop) => Some(shop.id.to_string()),
+            Event::ShopUpdated { id, .. }
+            | Event::ShopDeletionRequested { id, .. }
+            | Event::ShopRestored { id, .. }
+            | Event::ShopPurged { id, .. } => Some(id.to_string()),
+            Event::MediaUploaded(media) => Some(media.id.to_string()),
+            Event::MediaDeleted { id, .. } => Some(id.to_string()),
             Event::ProductCreated(product) => Some(product.id.to_string()),
             Event::ProductUpdated { id, .. }
             | Event::ProductDeleted { id, .. }

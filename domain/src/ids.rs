@@ -68,3 +68,7 @@ id_type!(
     /// A seller's discount code.
     DiscountCodeId
 );
+id_type!(
+    /// An uploaded image (its resized variants are stored under this id).
+    MediaId
+);

@@ -25,7 +25,9 @@ mod discount;
 mod error;
 mod event;
 mod ids;
+mod media;
 mod money;
+pub mod rich_text;
 mod shop;
 mod site;
 mod slug;
@@ -40,16 +42,21 @@ pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device};
 pub use actor::{Actor, Role};
 pub use catalog::{
     Hidden, NewProduct, Product, ProductChanges, ProductDetails, ProductStatus,
-    RESTORE_WINDOW_HOURS,
+    RESTORE_WINDOW_HOURS, Spec,
 };
 pub use command::{Command, Context};
 pub use decide::decide;
 pub use discount::{Discount, DiscountCode, normalize_code};
 pub use error::DomainError;
 pub use event::Event;
-pub use ids::{AccountId, AddressId, DiscountCodeId, EventId, ProductId, SessionId, ShopId};
+pub use ids::{
+    AccountId, AddressId, DiscountCodeId, EventId, MediaId, ProductId, SessionId, ShopId,
+};
+pub use media::{Media, MediaCommand, UNUSED_MEDIA_HOURS};
 pub use money::{Currency, Money};
-pub use shop::{NewShop, Shop};
+pub use shop::{
+    NewShop, SHOP_RESTORE_WINDOW_DAYS, Shop, ShopChanges, ShopCommand, ShopProfile, ShopSettings,
+};
 pub use site::{Category, SiteConfig, Subcategory};
 pub use slug::slugify;
 pub use state::State;

@@ -1,5 +1,6 @@
 //! The site configuration admins edit: the marketplace's name and its category tree.
 
+use crate::ids::MediaId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,10 +21,11 @@ pub struct Category {
 pub struct SiteConfig {
     pub name: String,
     pub categories: Vec<Category>,
+    /// Site images uploaded by admins.
     #[serde(default)]
-    pub logo_url: Option<String>,
+    pub logo: Option<MediaId>,
     #[serde(default)]
-    pub banner_url: Option<String>,
+    pub banner: Option<MediaId>,
 }
 
 impl Default for SiteConfig {
@@ -31,8 +33,8 @@ impl Default for SiteConfig {
         SiteConfig {
             name: "Marketplace".into(),
             categories: Vec::new(),
-            logo_url: None,
-            banner_url: None,
+            logo: None,
+            banner: None,
         }
     }
 }

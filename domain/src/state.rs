@@ -4,7 +4,8 @@ use crate::account::{Account, Credential};
 use crate::catalog::Product;
 use crate::discount::DiscountCode;
 use crate::event::Event;
-use crate::ids::{AccountId, DiscountCodeId, ProductId, ShopId};
+use crate::ids::{AccountId, DiscountCodeId, MediaId, ProductId, ShopId};
+use crate::media::Media;
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use imbl::{OrdMap, OrdSet};
@@ -30,6 +31,10 @@ pub struct State {
     pub discount_codes: OrdMap<DiscountCodeId, DiscountCode>,
     /// Upper-cased code → id, for uniqueness across the marketplace.
     pub discount_code_names: OrdMap<String, DiscountCodeId>,
+    /// Uploaded images and who owns them.
+    pub media: OrdMap<MediaId, Media>,
+    /// Sellers whose shop was purged: they cannot open another.
+    pub closed_shop_owners: OrdSet<AccountId>,
 }
 
 impl State {
@@ -42,6 +47,46 @@ impl State {
                 self.shop_slugs.insert(shop.slug.clone());
                 self.shop_products.entry(shop.id).or_default();
                 self.shops.insert(shop.id, shop.clone());
+            }
+            Event::ShopUpdated { id, changes, .. } => {
+                if let Some(shop) = self.shops.get_mut(id) {
+                    shop.apply(changes);
+                }
+            }
+            Event::ShopDeletionRequested { id, at } => {
+                if let Some(shop) = self.shops.get_mut(id) {
+                    shop.deletion_requested_at = Some(*at);
+                }
+            }
+            Event::ShopRestored { id, .. } => {
+                if let Some(shop) = self.shops.get_mut(id) {
+                    shop.deletion_requested_at = None;
+                }
+            }
+            Event::ShopPurged { id, owner, .. } => {
+                // The slug stays taken, so an old link never leads to another shop.
+                self.shops.remove(id);
+                self.shop_products.remove(id);
+                self.followers.remove(id);
+                let codes: Vec<_> = self
+                    .discount_codes
+                    .values()
+                    .filter(|c| c.shop_id == *id)
+                    .map(|c| (c.id, c.code.clone()))
+                    .collect();
+                for (code, name) in codes {
+                    self.discount_codes.remove(&code);
+                    self.discount_code_names.remove(&name);
+                }
+                if let Some(owner) = owner {
+                    self.closed_shop_owners.insert(*owner);
+                }
+            }
+            Event::MediaUploaded(media) => {
+                self.media.insert(media.id, (**media).clone());
+            }
+            Event::MediaDeleted { id, .. } => {
+                self.media.remove(id);
             }
             Event::ProductCreated(product) => {
                 self.product_slugs.insert(product.slug.clone(), product.id);
@@ -131,6 +176,32 @@ impl State {
     /// The shop a seller owns, if any.
     pub fn shop_of(&self, seller: AccountId) -> Option<&Shop> {
         self.shops.values().find(|s| s.owner == Some(seller))
+    }
+
+    /// What uses an image ("product 'Blue mug'", "the shop's banner", "the site logo"); empty
+    /// when nothing does, so it may be deleted.
+    pub fn media_users(&self, id: MediaId) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .products
+            .values()
+            .filter(|p| p.images.contains(&id))
+            .map(|p| format!("product '{}'", p.title))
+            .collect();
+        for shop in self.shops.values() {
+            if shop.profile.avatar == Some(id) {
+                users.push(format!("the avatar of shop '{}'", shop.name));
+            }
+            if shop.profile.banner == Some(id) {
+                users.push(format!("the banner of shop '{}'", shop.name));
+            }
+        }
+        if self.site.logo == Some(id) {
+            users.push("the site logo".into());
+        }
+        if self.site.banner == Some(id) {
+            users.push("the site banner".into());
+        }
+        users
     }
 
     pub fn product_by_slug(&self, slug: &str) -> Option<&Product> {

@@ -59,7 +59,8 @@ fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>
 pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
     use pages::{
-        account, admin, admin_accounts, admin_catalog, auth, browse, seller, shop, shop_page,
+        account, admin, admin_accounts, admin_catalog, auth, browse, seller, seller_products,
+        seller_shop, shop, shop_page,
     };
     vec![
         page("/", Anyone, get(shop::home)),
@@ -97,12 +98,16 @@ pub fn pages() -> Vec<PageRoute> {
         page(
             "/seller/products/new",
             Seller,
-            get(seller::new_product).post(seller::create_product),
+            get(seller_products::new_product)
+                .post(seller_products::create_product)
+                .layer(form_with_files()),
         ),
         page(
             "/seller/products/{id}/edit",
             Seller,
-            get(seller::edit_product).post(seller::update_product),
+            get(seller_products::edit_product)
+                .post(seller_products::update_product)
+                .layer(form_with_files()),
         ),
         page(
             "/seller/products/{id}/delete",
@@ -114,6 +119,15 @@ pub fn pages() -> Vec<PageRoute> {
             Seller,
             post(seller::restore_product),
         ),
+        page(
+            "/seller/shop",
+            Seller,
+            get(seller_shop::show)
+                .post(seller_shop::save)
+                .layer(form_with_files()),
+        ),
+        page("/seller/shop/delete", Seller, post(seller_shop::delete)),
+        page("/seller/shop/restore", Seller, post(seller_shop::restore)),
         page(
             "/seller/signup",
             Anyone,
@@ -173,9 +187,16 @@ pub fn pages() -> Vec<PageRoute> {
         page(
             "/admin/site",
             Admin,
-            get(admin_catalog::site).post(admin_catalog::save_site),
+            get(admin_catalog::site)
+                .post(admin_catalog::save_site)
+                .layer(form_with_files()),
         ),
     ]
+}
+
+/// Lets a form that uploads images send a few at the size limit (other forms keep axum's 2 MB).
+fn form_with_files() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(session::MAX_FORM_BYTES)
 }
 
 /// Every portal page plus `/static/*`.

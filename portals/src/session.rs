@@ -203,6 +203,15 @@ pub fn safe_next(next: &str, portal: Portal) -> String {
     }
 }
 
+/// The answer to a form whose CSRF token is missing or wrong.
+fn csrf_refused() -> Response {
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        "This form expired or came from another site. Go back, reload the page and send it again.",
+    )
+        .into_response()
+}
+
 /// A form post whose hidden `csrf_token` field matches the CSRF cookie. Any other post is
 /// answered 403 before the handler runs.
 pub struct CsrfForm<T>(pub T);
@@ -223,13 +232,124 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             .await
             .map_err(|e| (axum::http::StatusCode::BAD_REQUEST, e.body_text()).into_response())?;
         if !csrf_matches(&jar, Some(&posted.csrf_token)) {
-            return Err((
-                axum::http::StatusCode::FORBIDDEN,
-                "This form expired or came from another site. Go back, reload the page and send it again.",
-            )
-                .into_response());
+            return Err(csrf_refused());
         }
         Ok(CsrfForm(posted.form))
+    }
+}
+
+/// A form post that may carry files (`enctype="multipart/form-data"`), checked like [`CsrfForm`].
+/// Text fields fill `form`; repeated fields (checkbox lists) are in `lists`; each non-empty file is
+/// in `files` with its field name. A plain url-encoded post is accepted too (no files).
+pub struct CsrfMultipart<T> {
+    pub form: T,
+    pub lists: Vec<(String, String)>,
+    pub files: Vec<(String, bytes::Bytes)>,
+}
+
+impl<T> CsrfMultipart<T> {
+    /// Every value posted under `name`, in form order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.lists
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The files posted under `name`, in form order.
+    pub fn files(&self, name: &str) -> Vec<bytes::Bytes> {
+        self.files
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+}
+
+impl<T> CsrfMultipart<T> {
+    /// An image field of a form: a new file in `file_field` replaces the image (uploaded for
+    /// `owner`), `remove == "on"` (a checkbox) removes it, otherwise `current` stays.
+    pub async fn replaced_image(
+        &self,
+        app: &AppState,
+        owner: api::media::UploadOwner,
+        file_field: &str,
+        remove: &str,
+        current: Option<domain::MediaId>,
+    ) -> Result<Option<domain::MediaId>, ApiError> {
+        match self.files(file_field).into_iter().next() {
+            Some(file) => Ok(Some(api::media::upload(app, owner, file).await?.id)),
+            None if remove == "on" => Ok(None),
+            None => Ok(current),
+        }
+    }
+}
+
+/// The most a form with files may send: a few images at the upload limit.
+pub const MAX_FORM_BYTES: usize = 3 * api::media::MAX_UPLOAD_BYTES + 1024 * 1024;
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfMultipart<T> {
+    type Rejection = Response;
+    async fn from_request(request: Request, app: &AppState) -> Result<Self, Response> {
+        use axum::extract::Multipart;
+        use axum::http::StatusCode;
+        let jar = CookieJar::from_headers(request.headers());
+        let bad = |message: String| (StatusCode::BAD_REQUEST, message).into_response();
+        let is_multipart = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let mut lists = Vec::new();
+        let mut files = Vec::new();
+        if is_multipart {
+            let mut multipart = Multipart::from_request(request, app)
+                .await
+                .map_err(|e| bad(e.body_text()))?;
+            while let Some(field) = multipart.next_field().await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "Too much at once: send at most {} MB of images per save.",
+                            MAX_FORM_BYTES / (1024 * 1024)
+                        ),
+                    )
+                        .into_response()
+                } else {
+                    bad(e.body_text())
+                }
+            })? {
+                let name = field.name().unwrap_or_default().to_string();
+                if field.file_name().is_some() {
+                    let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+                    if !bytes.is_empty() {
+                        files.push((name, bytes));
+                    }
+                } else {
+                    let text = field.text().await.map_err(|e| bad(e.body_text()))?;
+                    lists.push((name, text));
+                }
+            }
+        } else {
+            let bytes = bytes::Bytes::from_request(request, app)
+                .await
+                .map_err(|e| bad(e.body_text()))?;
+            lists = serde_urlencoded::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?;
+        }
+        // The form itself takes each field's last value.
+        let encoded = serde_urlencoded::to_string(&lists).map_err(|e| bad(e.to_string()))?;
+        let posted: WithToken<T> =
+            serde_urlencoded::from_str(&encoded).map_err(|e| bad(e.to_string()))?;
+        if !csrf_matches(&jar, Some(&posted.csrf_token)) {
+            return Err(csrf_refused());
+        }
+        Ok(CsrfMultipart {
+            form: posted.form,
+            lists,
+            files,
+        })
     }
 }
 

@@ -95,3 +95,27 @@
     inputs[0].focus();
   });
 })();
+
+// The product form's images: buttons to move an image earlier or later. The form posts the kept
+// images in document order, so moving the tile is all it takes.
+(function () {
+  document.querySelectorAll("[data-reorder]").forEach(function (list) {
+    list.querySelectorAll(".image-tile").forEach(function (tile) {
+      var move = document.createElement("span");
+      move.className = "move";
+      [["←", "Move earlier", -1], ["→", "Move later", 1]].forEach(function (spec) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = spec[0];
+        button.setAttribute("aria-label", spec[1]);
+        button.addEventListener("click", function () {
+          if (spec[2] < 0 && tile.previousElementSibling) list.insertBefore(tile, tile.previousElementSibling);
+          else if (spec[2] > 0 && tile.nextElementSibling) list.insertBefore(tile.nextElementSibling, tile);
+          button.focus();
+        });
+        move.appendChild(button);
+      });
+      tile.appendChild(move);
+    });
+  });
+})();

@@ -1,6 +1,7 @@
 //! `marketplace bench …`: performance figures, measured against the machine's own ceilings in the
 //! same run. Performance claims live here, never in timed unit tests.
 
+mod api;
 mod compaction;
 mod log;
 mod sink;
@@ -39,6 +40,33 @@ pub enum Bench {
         #[arg(long, default_value_t = 1)]
         partitions: u32,
     },
+    /// Serves `--products` demo products and loads search, the product JSON and the shop home page
+    /// from a second process with `--connections` keep-alive connections, beside a trivial axum
+    /// handler (the ceiling).
+    Api {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds of load per target (after a one-second warm-up).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
+    /// The load generator `bench api` runs in a second process.
+    #[command(hide = true)]
+    ApiLoad {
+        #[arg(long)]
+        addr: String,
+        /// A file with one request path per line, sent in turn.
+        #[arg(long)]
+        paths: std::path::PathBuf,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        seconds: f64,
+    },
     /// Makes a table of `--commits` one-row commits, times a query over it, compacts it, and
     /// times the query again.
     Compaction {
@@ -76,6 +104,18 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             partitions,
         } => sink::bench(data_dir, json, events, partitions).await,
         Bench::Compaction { json, commits } => compaction::bench(data_dir, json, commits).await,
+        Bench::Api {
+            json,
+            products,
+            connections,
+            seconds,
+        } => api::bench(data_dir, json, products, connections, seconds).await,
+        Bench::ApiLoad {
+            addr,
+            paths,
+            connections,
+            seconds,
+        } => api::load(&addr, &paths, connections, seconds).await,
     }
 }
 

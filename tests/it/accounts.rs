@@ -625,6 +625,8 @@ enum Access {
     Shopper,
     Seller,
     Admin,
+    /// Image uploads: sellers for their shop, admins for the site.
+    SellerOrAdmin,
     /// Authenticated by a credential of its own (refresh or reset token), never by an access token.
     OwnCredential,
 }
@@ -660,6 +662,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         (_, "/api/auth/password/change" | "/api/me") => SignedIn,
         (_, "/api/me/addresses" | "/api/me/addresses/{id}") => Shopper,
         (_, "/api/seller/shop") => Seller,
+        (_, "/api/seller/media" | "/api/seller/media/{id}") => SellerOrAdmin,
         (_, p) if p.starts_with("/api/seller/") => Seller,
         (_, p) if p.starts_with("/api/admin/") => Admin,
         _ => return None,
@@ -721,6 +724,7 @@ async fn every_route_answers_each_role_as_allowed() {
         Access::Shopper => role == "shopper",
         Access::Seller => matches!(role, "seller" | "other seller"),
         Access::Admin => role == "admin",
+        Access::SellerOrAdmin => matches!(role, "seller" | "other seller" | "admin"),
     };
 
     let doc = api::openapi();
@@ -946,6 +950,7 @@ fn form_for(path: &str) -> &'static str {
         }
         "/admin/users/{id}/ban" | "/admin/products/{id}/hide" => "reason=matrix",
         "/admin/site" => "name=&categories=",
+        "/seller/shop" => "name=N&category=nowhere&country=DE",
         "/shops/{slug}/follow" => "follow=1",
         "/admin/admins" => "email=nobody%40example.com",
         "/admin/analysts" => "name=N&email=bad&password=x",

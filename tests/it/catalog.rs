@@ -296,7 +296,9 @@ async fn a_deleted_product_can_be_restored_for_24_hours_and_is_then_purged() {
         .await
         .unwrap();
     assert_eq!(
-        api::purge::purge_due(&t.app, deleted_at + Duration::hours(23)).await,
+        api::purge::purge_due(&t.app, deleted_at + Duration::hours(23))
+            .await
+            .products,
         0,
         "nothing is due yet"
     );
@@ -345,7 +347,9 @@ async fn a_deleted_product_can_be_restored_for_24_hours_and_is_then_purged() {
     );
 
     assert_eq!(
-        api::purge::purge_due(&t.app, again + Duration::hours(25)).await,
+        api::purge::purge_due(&t.app, again + Duration::hours(25))
+            .await
+            .products,
         1
     );
     assert!(!t.app.state().products.contains_key(&id), "purged");

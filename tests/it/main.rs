@@ -6,5 +6,6 @@ mod api_contract;
 mod browser;
 mod catalog;
 mod dataflow;
+mod media;
 mod python_readers;
 mod support;

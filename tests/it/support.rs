@@ -147,8 +147,8 @@ impl TestApp {
                     subcategories: vec![],
                 },
             ],
-            logo_url: None,
-            banner_url: None,
+            logo: None,
+            banner: None,
         };
         self.app
             .execute(Actor::System, Command::ConfigureSite(site))
@@ -195,7 +195,7 @@ impl TestApp {
                 sale_price: None,
                 stock: 5,
                 status,
-                image_url: None,
+                images: Vec::new(),
                 details: Default::default(),
             };
             self.app
@@ -319,4 +319,80 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no code in '{}'", letter.subject))
             .to_string()
     }
+}
+
+/// A multipart body with one file per `(field, file name, bytes)` and the given text fields.
+pub fn multipart(texts: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "marketplace-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in texts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, file_name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl TestApp {
+    /// Uploads `bytes` to `POST /api/seller/media` as the bearer of `token`.
+    pub async fn upload(&self, token: &str, bytes: &[u8]) -> Response {
+        let (content_type, body) = multipart(&[], &[("file", "picture.png", bytes)]);
+        let request = Request::post("/api/seller/media")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        self.request(request).await
+    }
+
+    /// Posts a portal form with files, as a signed-in browser would.
+    pub async fn post_multipart(
+        &self,
+        uri: &str,
+        token: &str,
+        texts: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Response {
+        let mut texts = texts.to_vec();
+        texts.push(("csrf_token", "form"));
+        let (content_type, body) = multipart(&texts, files);
+        let request = Request::post(uri)
+            .header(
+                header::COOKIE,
+                format!("access_token={token}; csrf_token=form"),
+            )
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        self.request(request).await
+    }
+}
+
+/// A real PNG of `width` × `height` pixels.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
 }

@@ -124,6 +124,14 @@ pub struct CurrentSeller {
 #[derive(Clone, Debug)]
 pub struct Admin(pub Principal);
 
+/// Someone who may upload images: a seller (for their shop, once opened) or an admin (for the site).
+#[derive(Clone, Debug)]
+pub struct Uploader {
+    pub principal: Principal,
+    /// The seller's shop; `None` for an admin (and a seller without a shop, who is refused later).
+    pub shop: Option<domain::ShopId>,
+}
+
 /// Someone who may read the lakehouse with SQL: an analyst or an admin.
 #[derive(Clone, Debug)]
 pub struct Analyst(pub Principal);
@@ -161,6 +169,19 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let principal = authenticate(app, parts, CsrfPolicy::Header)?;
         require(principal, &[Role::Admin], "admins").map(Admin)
+    }
+}
+
+impl FromRequestParts<AppState> for Uploader {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let principal = require(
+            authenticate(app, parts, CsrfPolicy::Header)?,
+            &[Role::Seller, Role::Admin],
+            "sellers and admins",
+        )?;
+        let shop = app.state().shop_of(principal.account.id).map(|s| s.id);
+        Ok(Uploader { principal, shop })
     }
 }
 

@@ -27,7 +27,7 @@ pub use cookies::{
 };
 pub use extract::{
     Admin, Analyst, CsrfPolicy, CurrentSeller, CurrentUser, MaybeUser, Principal, Shopper,
-    authenticate, csrf_matches,
+    Uploader, authenticate, csrf_matches,
 };
 pub use flows::{Registration, SignedIn};
 pub use limits::AuthLimits;

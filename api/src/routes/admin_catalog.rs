@@ -34,8 +34,9 @@ pub(crate) struct CategoryInput {
 pub(crate) struct SiteInput {
     name: String,
     categories: Vec<CategoryInput>,
-    logo_url: Option<String>,
-    banner_url: Option<String>,
+    /// An image uploaded with `POST /api/seller/media` by an admin.
+    logo: Option<uuid::Uuid>,
+    banner: Option<uuid::Uuid>,
 }
 
 /// Replaces the site configuration. A category or subcategory that products or shops use cannot
@@ -66,8 +67,8 @@ pub(super) async fn put_site(
                     .collect(),
             })
             .collect(),
-        logo_url: site.logo_url.filter(|u| !u.trim().is_empty()),
-        banner_url: site.banner_url.filter(|u| !u.trim().is_empty()),
+        logo: site.logo.map(domain::MediaId),
+        banner: site.banner.map(domain::MediaId),
     };
     app.execute(admin.actor(), Command::ConfigureSite(config))
         .await?;

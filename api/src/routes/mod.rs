@@ -8,6 +8,7 @@ pub mod admin_catalog;
 mod auth;
 mod health;
 mod me;
+pub mod media;
 mod metrics;
 mod products;
 mod seller;
@@ -62,7 +63,13 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(me::list_addresses, me::add_address))
         .routes(routes!(me::remove_address))
-        .routes(routes!(seller::open_shop, seller::my_shop))
+        .routes(routes!(
+            seller::open_shop,
+            seller::my_shop,
+            seller::update_shop,
+            seller::delete_shop
+        ))
+        .routes(routes!(seller::restore_shop))
         .routes(routes!(seller_products::list, seller_products::create))
         .routes(routes!(
             seller_products::get,
@@ -75,6 +82,8 @@ fn documented() -> OpenApiRouter<AppState> {
             seller_products::create_code
         ))
         .routes(routes!(seller_products::delete_code))
+        .routes(with_upload_limit(routes!(media::upload)))
+        .routes(routes!(media::delete))
         .routes(routes!(admin_accounts::list_users))
         .routes(routes!(admin_accounts::ban, admin_accounts::unban))
         .routes(routes!(
@@ -103,9 +112,25 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = documented().split_for_parts();
     routes
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", doc))
+        .route("/media/{id}/{file}", axum::routing::get(media::serve))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Tells a JSON field that is `null` (→ `Some(None)`) from one left out (→ `None`), for PATCH bodies.
+fn some<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Lets an upload route take an image of the largest accepted size (other routes keep axum's 2 MB).
+fn with_upload_limit(
+    (schemas, paths, method): utoipa_axum::router::UtoipaMethodRouter<AppState>,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let limit = axum::extract::DefaultBodyLimit::max(crate::media::MAX_UPLOAD_BYTES + 64 * 1024);
+    (schemas, paths, method.layer(limit))
 }
 
 async fn unknown_route() -> ApiError {

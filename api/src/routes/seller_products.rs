@@ -12,8 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::{
-    Command, Currency, Discount, DiscountCode, DiscountCodeId, Money, NewProduct, Product,
-    ProductChanges, ProductDetails, ProductId, ProductStatus, Shop,
+    Command, Currency, Discount, DiscountCode, DiscountCodeId, MediaId, Money, NewProduct, Product,
+    ProductChanges, ProductDetails, ProductId, ProductStatus, Shop, Spec,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -57,13 +57,6 @@ pub(crate) struct SellerProductView {
     product: ProductView,
     /// `draft` or `active`.
     status: String,
-    brand: Option<String>,
-    tags: Vec<String>,
-    colors: Vec<String>,
-    sizes: Vec<String>,
-    /// A timed offer's window.
-    starts_at: Option<DateTime<Utc>>,
-    ends_at: Option<DateTime<Utc>>,
     deleted_at: Option<DateTime<Utc>>,
     /// Until when a deleted product can be restored.
     restorable_until: Option<DateTime<Utc>>,
@@ -80,12 +73,6 @@ impl SellerProductView {
                 ProductStatus::Active => "active",
             }
             .into(),
-            brand: p.details.brand.clone(),
-            tags: p.details.tags.clone(),
-            colors: p.details.colors.clone(),
-            sizes: p.details.sizes.clone(),
-            starts_at: p.details.starts_at,
-            ends_at: p.details.ends_at,
             deleted_at: p.deleted_at,
             restorable_until: p
                 .deleted_at
@@ -154,6 +141,10 @@ pub(super) async fn list(
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewProductRequest {
     title: String,
+    /// One or two sentences for cards.
+    summary: Option<String>,
+    /// Rich text: a safe subset of HTML (paragraphs, emphasis, lists, links) or plain text;
+    /// anything else is removed.
     #[serde(default)]
     description: String,
     category: String,
@@ -165,7 +156,9 @@ pub(crate) struct NewProductRequest {
     /// `draft` (default) or `active`.
     #[schema(value_type = Option<String>)]
     status: Option<ProductStatus>,
-    image_url: Option<String>,
+    /// Ids of images uploaded with `POST /api/seller/media`, in display order.
+    #[serde(default)]
+    images: Vec<uuid::Uuid>,
     brand: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
@@ -173,8 +166,36 @@ pub(crate) struct NewProductRequest {
     colors: Vec<String>,
     #[serde(default)]
     sizes: Vec<String>,
+    #[serde(default)]
+    specs: Vec<SpecInput>,
+    video_url: Option<String>,
+    warranty: Option<String>,
+    #[serde(default)]
+    cash_on_delivery: bool,
     starts_at: Option<DateTime<Utc>>,
     ends_at: Option<DateTime<Utc>>,
+}
+
+/// One line of the specifications.
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpecInput {
+    name: String,
+    value: String,
+}
+
+fn specs(specs: Vec<SpecInput>) -> Vec<Spec> {
+    specs
+        .into_iter()
+        .map(|s| Spec {
+            name: s.name.trim().to_string(),
+            value: s.value.trim().to_string(),
+        })
+        .collect()
+}
+
+fn images(ids: Vec<uuid::Uuid>) -> Vec<MediaId> {
+    ids.into_iter().map(MediaId).collect()
 }
 
 fn product_view(app: &AppState, id: ProductId) -> Result<Json<SellerProductView>, ApiError> {
@@ -209,12 +230,17 @@ pub(super) async fn create(
         sale_price: new.sale_price.map(|s| s.money("sale_price")).transpose()?,
         stock: new.stock,
         status: new.status.unwrap_or(ProductStatus::Draft),
-        image_url: new.image_url,
+        images: images(new.images),
         details: ProductDetails {
+            summary: new.summary,
             brand: new.brand,
             tags: new.tags,
             colors: new.colors,
             sizes: new.sizes,
+            specs: specs(new.specs),
+            video_url: new.video_url,
+            warranty: new.warranty,
+            cash_on_delivery: new.cash_on_delivery,
             starts_at: new.starts_at,
             ends_at: new.ends_at,
         },
@@ -257,24 +283,72 @@ pub(crate) struct ProductPatch {
     description: Option<String>,
     category: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "super::some")]
     #[schema(value_type = Option<String>)]
     subcategory: Option<Option<String>>,
     price: Option<MoneyInput>,
     /// `null` ends the sale.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "super::some")]
     #[schema(value_type = Option<MoneyInput>)]
     sale_price: Option<Option<MoneyInput>>,
     stock: Option<u32>,
     #[schema(value_type = Option<String>)]
     status: Option<ProductStatus>,
+    /// Replaces the images, in this order.
+    images: Option<Vec<uuid::Uuid>>,
+    /// `null` clears it; so for every optional detail below.
+    #[serde(default, deserialize_with = "super::some")]
+    #[schema(value_type = Option<String>)]
+    summary: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::some")]
+    #[schema(value_type = Option<String>)]
+    brand: Option<Option<String>>,
+    tags: Option<Vec<String>>,
+    colors: Option<Vec<String>>,
+    sizes: Option<Vec<String>>,
+    specs: Option<Vec<SpecInput>>,
+    #[serde(default, deserialize_with = "super::some")]
+    #[schema(value_type = Option<String>)]
+    video_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::some")]
+    #[schema(value_type = Option<String>)]
+    warranty: Option<Option<String>>,
+    cash_on_delivery: Option<bool>,
+    /// Both or neither; `null` ends the offer window.
+    #[serde(default, deserialize_with = "super::some")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    starts_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "super::some")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    ends_at: Option<Option<DateTime<Utc>>>,
 }
 
-/// Tells a field that is `null` (→ `Some(None)`) from one left out (→ `None`).
-fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
+impl ProductPatch {
+    /// The product's details with this patch's detail fields applied, when it has any.
+    fn details(&mut self, current: &ProductDetails) -> Option<ProductDetails> {
+        let mut details = current.clone();
+        let mut changed = false;
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(value) = self.$field.take() {
+                    details.$field = value;
+                    changed = true;
+                }
+            )*};
+        }
+        set!(
+            summary, brand, tags, colors, sizes, video_url, warranty, starts_at, ends_at
+        );
+        if let Some(value) = self.cash_on_delivery.take() {
+            details.cash_on_delivery = value;
+            changed = true;
+        }
+        if let Some(value) = self.specs.take() {
+            details.specs = specs(value);
+            changed = true;
+        }
+        changed.then_some(details)
+    }
 }
 
 /// Edits one of the seller's products.
@@ -286,8 +360,9 @@ pub(super) async fn update(
     Path(id): Path<uuid::Uuid>,
     body: Result<Json<ProductPatch>, JsonRejection>,
 ) -> Result<Json<SellerProductView>, ApiError> {
-    let Json(patch) = body?;
+    let Json(mut patch) = body?;
     let id = owned(&app, &seller, id)?;
+    let details = patch.details(&app.state().products[&id].details);
     let changes = ProductChanges {
         title: patch.title,
         description: patch.description,
@@ -301,7 +376,8 @@ pub(super) async fn update(
         status: patch.status,
         category: patch.category,
         subcategory: patch.subcategory,
-        details: None,
+        images: patch.images.map(images),
+        details,
     };
     app.execute(
         seller.principal.actor(),

@@ -2,7 +2,7 @@
 //! (name, logo, banner, categories and subcategories).
 
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, Viewer, encode};
+use crate::session::{CsrfForm, CsrfMultipart, Viewer, encode};
 use api::{AdminProductView, ApiError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -141,8 +141,8 @@ async fn moderate(
 pub struct SitePage {
     chrome: Chrome,
     name: String,
-    logo_url: String,
-    banner_url: String,
+    logo_url: Option<String>,
+    banner_url: Option<String>,
     categories: String,
     notice: Option<String>,
     message: Option<String>,
@@ -217,14 +217,12 @@ fn site_page(
     let page = SitePage {
         chrome: Chrome::with(&state, "admin", viewer).in_section("site"),
         name: form.map_or_else(|| site.name.clone(), |f| f.name.clone()),
-        logo_url: form.map_or_else(
-            || site.logo_url.clone().unwrap_or_default(),
-            |f| f.logo_url.clone(),
-        ),
-        banner_url: form.map_or_else(
-            || site.banner_url.clone().unwrap_or_default(),
-            |f| f.banner_url.clone(),
-        ),
+        logo_url: site
+            .logo
+            .map(|id| api::media::url(id, api::media::Variant::Thumb)),
+        banner_url: site
+            .banner
+            .map(|id| api::media::url(id, api::media::Variant::Card)),
         categories: form.map_or_else(|| categories_text(site), |f| f.categories.clone()),
         notice,
         message: error.map(|e| e.public_message()),
@@ -259,34 +257,56 @@ pub async fn site(
 pub struct SiteForm {
     name: String,
     #[serde(default)]
-    logo_url: String,
-    #[serde(default)]
-    banner_url: String,
-    #[serde(default)]
     categories: String,
+    /// Checkboxes: `on` removes the image.
+    #[serde(default)]
+    remove_logo: String,
+    #[serde(default)]
+    remove_banner: String,
 }
 
 pub async fn save_site(
     State(app): State<AppState>,
     viewer: Viewer,
-    CsrfForm(form): CsrfForm<SiteForm>,
+    posted: CsrfMultipart<SiteForm>,
 ) -> Response {
     let me = match viewer.require_admin(&app, "/admin/site") {
         Ok(me) => me.clone(),
         Err(refused) => return refused,
     };
-    let config = SiteConfig {
-        name: form.name.trim().to_string(),
-        categories: parse_categories(&form.categories),
-        logo_url: Some(form.logo_url.trim().to_string()).filter(|u| !u.is_empty()),
-        banner_url: Some(form.banner_url.trim().to_string()).filter(|u| !u.is_empty()),
-    };
-    match app
-        .execute(me.actor(), Command::ConfigureSite(config))
-        .await
-    {
+    let form = &posted.form;
+    let result = async {
+        let current = app.state().site.clone();
+        let owner = api::media::UploadOwner {
+            actor: me.actor(),
+            account: me.account.id,
+            shop: None,
+        };
+        let logo = posted
+            .replaced_image(&app, owner, "logo_file", &form.remove_logo, current.logo)
+            .await?;
+        let banner = posted
+            .replaced_image(
+                &app,
+                owner,
+                "banner_file",
+                &form.remove_banner,
+                current.banner,
+            )
+            .await?;
+        let config = SiteConfig {
+            name: form.name.trim().to_string(),
+            categories: parse_categories(&form.categories),
+            logo,
+            banner,
+        };
+        app.execute(me.actor(), Command::ConfigureSite(config))
+            .await
+    }
+    .await;
+    match result {
         Ok(_) => Redirect::to("/admin/site?done=saved").into_response(),
-        Err(e) => site_page(&app, &viewer, Some(&form), None, Some(&e)),
+        Err(e) => site_page(&app, &viewer, Some(form), None, Some(&e)),
     }
 }
 
@@ -310,8 +330,8 @@ mod tests {
         let config = SiteConfig {
             name: "S".into(),
             categories: parsed,
-            logo_url: None,
-            banner_url: None,
+            logo: None,
+            banner: None,
         };
         assert_eq!(
             parse_categories(&categories_text(&config)),

@@ -5,6 +5,8 @@ pub mod admin_catalog;
 pub mod auth;
 pub mod browse;
 pub mod seller;
+pub mod seller_products;
+pub mod seller_shop;
 pub mod shop;
 pub mod shop_page;
 
