@@ -135,7 +135,7 @@ async fn load_from_child(
     let paths_file = tempfile::NamedTempFile::new()?;
     std::fs::write(paths_file.path(), paths.join("\n"))?;
     let output = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "api-load", "--addr", &addr.to_string()])
+        .args(["bench", "api-load", "--target", &addr.to_string()])
         .args(["--connections", &connections.to_string()])
         .args(["--seconds", &seconds.to_string()])
         .arg("--paths")

@@ -57,8 +57,9 @@ pub enum Bench {
     /// The load generator `bench api` runs in a second process.
     #[command(hide = true)]
     ApiLoad {
+        /// The server's `host:port`.
         #[arg(long)]
-        addr: String,
+        target: String,
         /// A file with one request path per line, sent in turn.
         #[arg(long)]
         paths: std::path::PathBuf,
@@ -111,11 +112,11 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             seconds,
         } => api::bench(data_dir, json, products, connections, seconds).await,
         Bench::ApiLoad {
-            addr,
+            target,
             paths,
             connections,
             seconds,
-        } => api::load(&addr, &paths, connections, seconds).await,
+        } => api::load(&target, &paths, connections, seconds).await,
     }
 }
 
