@@ -201,32 +201,22 @@ const ADJECTIVES: &[&str] = &[
     "Classic", "Handmade", "Everyday", "Organic", "Vintage", "Minimal", "Nordic", "Recycled",
     "Premium", "Compact", "Artisan", "Heritage",
 ];
-const COLOURS: &[&str] = &[
-    "Sage",
-    "Charcoal",
-    "Sand",
-    "Ocean Blue",
-    "Terracotta",
-    "Ivory",
-    "Forest",
-    "Plum",
-];
-/// The colours as RGB, for the demo's product pictures.
-const COLOUR_RGB: [[u8; 3]; 8] = [
-    [156, 175, 136],
-    [54, 69, 79],
-    [194, 178, 128],
-    [0, 119, 190],
-    [204, 78, 52],
-    [240, 234, 214],
-    [34, 85, 51],
-    [142, 69, 133],
+/// The demo's colours, with the RGB its product pictures are drawn in.
+const COLOURS: &[(&str, [u8; 3])] = &[
+    ("Sage", [156, 175, 136]),
+    ("Charcoal", [54, 69, 79]),
+    ("Sand", [194, 178, 128]),
+    ("Ocean Blue", [0, 119, 190]),
+    ("Terracotta", [204, 78, 52]),
+    ("Ivory", [240, 234, 214]),
+    ("Forest", [34, 85, 51]),
+    ("Plum", [142, 69, 133]),
 ];
 
 /// A product picture for the demo: the product's colour as a rounded object on a soft studio
 /// background, with a shadow. `shape` varies the object so a shop's pictures differ.
 fn demo_picture(colour: usize, shape: usize) -> bytes::Bytes {
-    let [r, g, b] = COLOUR_RGB[colour % COLOUR_RGB.len()];
+    let [r, g, b] = COLOURS[colour].1;
     let (width, height) = (640u32, 480u32);
     let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0 - 10.0);
     let (rx, ry) = match shape % 3 {
@@ -408,7 +398,7 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
                 .expect("every category has subcategories");
             let noun = nouns.choose(&mut rng).expect("nouns");
             let picture = rng.random_range(0..shop_colours.len());
-            let colour = COLOURS[shop_colours[picture]];
+            let colour = COLOURS[shop_colours[picture]].0;
             let title = format!(
                 "{} {} {}",
                 ADJECTIVES.choose(&mut rng).expect("adjectives"),

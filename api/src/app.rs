@@ -63,6 +63,8 @@ pub struct App {
     pub search: Arc<crate::search::Search>,
     /// Uploaded images and their variants.
     pub media: crate::media::MediaStore,
+    /// The catalog summary of the last state it was asked for (see [`AppState::catalog`]).
+    catalog: Mutex<Option<(Arc<State>, Arc<crate::views::CatalogSummary>)>>,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -136,6 +138,7 @@ impl App {
             tokens,
             search,
             media,
+            catalog: Mutex::new(None),
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));
@@ -227,6 +230,21 @@ impl AppState {
     /// The current state, as of the last durable batch.
     pub fn state(&self) -> Arc<State> {
         self.state.read().expect("state lock").clone()
+    }
+
+    /// Counts and "newest" lists over the whole catalog, as of the current state: built on the
+    /// first request after the state changes, then shared.
+    pub fn catalog(&self) -> Arc<crate::views::CatalogSummary> {
+        let state = self.state();
+        if let Some((built_from, summary)) = self.catalog.lock().expect("catalog lock").as_ref()
+            && Arc::ptr_eq(built_from, &state)
+        {
+            return summary.clone();
+        }
+        // Built outside the lock: requests for the cached summary never wait behind a build.
+        let summary = Arc::new(crate::views::CatalogSummary::build(&state));
+        *self.catalog.lock().expect("catalog lock") = Some((state, summary.clone()));
+        summary
     }
 
     /// Runs a command through the single writer; answers once its events are durable.

@@ -139,7 +139,15 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog, sear
             if let Err(e) = search.update(&scratch, &touched) {
                 tracing::error!(error = %e, products = touched.len(), "the search index could not follow a batch");
             }
-            *state.write().expect("state lock") = Arc::new(scratch);
+            // Activity is history, not state: a batch of only activity leaves the state (and
+            // so every view cached against it) as it was.
+            let changed = accepted
+                .iter()
+                .flat_map(|(_, events)| events)
+                .any(|e| e.as_activity().is_none());
+            if changed {
+                *state.write().expect("state lock") = Arc::new(scratch);
+            }
             tracing::debug!(events = count, commands = accepted.len(), "batch committed");
             for (reply, events) in accepted {
                 let _ = reply.send(Ok(events));

@@ -43,6 +43,6 @@ pub use request::{ClientAddr, Visitor, client_context};
 pub use routes::admin_catalog::{AdminProductView, admin_products};
 pub use routes::{openapi, router};
 pub use views::{
-    AccountView, MoneyView, Page, ProductFilter, ProductSort, ProductView, ShopView, SiteView,
-    role_name,
+    AccountView, CatalogSummary, MoneyView, Page, ProductFilter, ProductSort, ProductView,
+    ShopView, SiteView, role_name,
 };

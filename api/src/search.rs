@@ -10,8 +10,9 @@
 use domain::{Product, ProductId, State};
 use std::sync::Mutex;
 use tantivy::collector::TopDocs;
+use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TEXT};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 /// Why the index could not be built or updated.
@@ -20,7 +21,11 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 pub struct SearchError(#[from] tantivy::TantivyError);
 
 struct Fields {
+    /// The product id as a term, for deleting a product's document.
     id: Field,
+    /// The product id's two halves as fast fields: read per hit without loading stored documents.
+    id_high: Field,
+    id_low: Field,
     title: Field,
     description: Field,
     tags: Field,
@@ -42,7 +47,9 @@ impl Search {
     pub fn build(state: &State) -> Result<Search, SearchError> {
         let mut schema = Schema::builder();
         let fields = Fields {
-            id: schema.add_text_field("id", STRING | STORED),
+            id: schema.add_text_field("id", STRING),
+            id_high: schema.add_u64_field("id_high", FAST),
+            id_low: schema.add_u64_field("id_low", FAST),
             title: schema.add_text_field("title", TEXT),
             description: schema.add_text_field("description", TEXT),
             tags: schema.add_text_field("tags", TEXT),
@@ -80,8 +87,11 @@ impl Search {
                 category_words.push(sub.name.clone());
             }
         }
+        let (high, low) = product.id.0.as_u64_pair();
         doc!(
             f.id => product.id.to_string(),
+            f.id_high => high,
+            f.id_low => low,
             f.title => product.title.clone(),
             // The words only: the stored description is HTML. The summary counts as description.
             f.description => format!(
@@ -163,15 +173,21 @@ impl Search {
         let query = BooleanQuery::new(all);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        // The ids come from the fast fields, opened once per segment.
+        let mut columns: Vec<Option<(Column<u64>, Column<u64>)>> =
+            vec![None; searcher.segment_readers().len()];
         let mut found = Vec::with_capacity(top.len());
         for (score, address) in top {
-            let document: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = document
-                .get_first(self.fields.id)
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse::<ProductId>().ok())
+            let (high, low) = match &mut columns[address.segment_ord as usize] {
+                Some(pair) => pair,
+                slot => {
+                    let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+                    slot.insert((fast.u64("id_high")?, fast.u64("id_low")?))
+                }
+            };
+            if let (Some(high), Some(low)) = (high.first(address.doc_id), low.first(address.doc_id))
             {
-                found.push((id, score));
+                found.push((ProductId(uuid::Uuid::from_u64_pair(high, low)), score));
             }
         }
         Ok(found)

@@ -52,7 +52,7 @@ pub struct SiteView {
 }
 
 impl SiteView {
-    pub fn build(state: &State) -> SiteView {
+    pub fn build(state: &State, catalog: &CatalogSummary) -> SiteView {
         let SiteConfig {
             name,
             categories,
@@ -74,11 +74,7 @@ impl SiteView {
                             name: s.name.clone(),
                         })
                         .collect(),
-                    product_count: state
-                        .products
-                        .values()
-                        .filter(|p| p.is_visible() && p.category == c.slug)
-                        .count(),
+                    product_count: catalog.newest_in(&c.slug).len(),
                 })
                 .collect(),
             logo_url: logo.map(|id| media_url(id, Variant::Card)),
@@ -254,6 +250,44 @@ impl ProductView {
     }
 }
 
+/// What pages about the whole catalog show — how many products are visible, and each category's
+/// visible products newest first — computed once per state (see `App::catalog`), not per request.
+#[derive(Debug, Default)]
+pub struct CatalogSummary {
+    pub visible: usize,
+    by_category: std::collections::HashMap<String, Vec<domain::ProductId>>,
+}
+
+impl CatalogSummary {
+    pub fn build(state: &State) -> CatalogSummary {
+        let mut visible: Vec<&Product> =
+            state.products.values().filter(|p| p.is_visible()).collect();
+        visible.sort_by(newest_first);
+        let mut by_category: std::collections::HashMap<String, Vec<domain::ProductId>> =
+            Default::default();
+        for p in &visible {
+            by_category
+                .entry(p.category.clone())
+                .or_default()
+                .push(p.id);
+        }
+        CatalogSummary {
+            visible: visible.len(),
+            by_category,
+        }
+    }
+
+    /// A category's visible products, newest first.
+    pub fn newest_in(&self, category: &str) -> &[domain::ProductId] {
+        self.by_category.get(category).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The order of "newest" lists: newest first, then by slug.
+fn newest_first(a: &&Product, b: &&Product) -> std::cmp::Ordering {
+    b.created_at.cmp(&a.created_at).then(a.slug.cmp(&b.slug))
+}
+
 /// One page of a list.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
@@ -398,12 +432,13 @@ impl ProductFilter {
         match sort {
             // Search results arrive best first; without a query there is no relevance.
             ProductSort::Relevance if query.is_some() => {}
-            ProductSort::Relevance | ProductSort::Newest => {
-                matched.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.slug.cmp(&b.slug)))
-            }
-            ProductSort::PriceAsc => {
-                matched.sort_by_key(|p| (p.current_price().amount, p.slug.clone()))
-            }
+            ProductSort::Relevance | ProductSort::Newest => matched.sort_by(newest_first),
+            ProductSort::PriceAsc => matched.sort_by(|a, b| {
+                a.current_price()
+                    .amount
+                    .cmp(&b.current_price().amount)
+                    .then(a.slug.cmp(&b.slug))
+            }),
             ProductSort::PriceDesc => matched.sort_by(|a, b| {
                 b.current_price()
                     .amount
@@ -454,28 +489,47 @@ pub struct Facets {
 
 impl Facets {
     fn count(matched: &[&Product]) -> Facets {
-        use std::collections::BTreeMap;
-        let tally = |values: &mut dyn Iterator<Item = String>| {
-            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        use std::borrow::Cow;
+        // Counted on borrowed values (a colour is copied only when it is not lower-case already).
+        let tally = |values: &mut dyn Iterator<Item = Cow<'_, str>>| {
+            let mut counts: std::collections::HashMap<Cow<'_, str>, usize> = Default::default();
             for value in values {
                 *counts.entry(value).or_default() += 1;
             }
             let mut counts: Vec<FacetCount> = counts
                 .into_iter()
-                .map(|(value, count)| FacetCount { value, count })
+                .map(|(value, count)| FacetCount {
+                    value: value.into_owned(),
+                    count,
+                })
                 .collect();
             counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
             counts
         };
+        fn lower(c: &String) -> Cow<'_, str> {
+            if c.chars().any(char::is_uppercase) {
+                Cow::Owned(c.to_lowercase())
+            } else {
+                Cow::Borrowed(c.as_str())
+            }
+        }
         Facets {
-            categories: tally(&mut matched.iter().map(|p| p.category.clone())),
-            subcategories: tally(&mut matched.iter().filter_map(|p| p.subcategory.clone())),
+            categories: tally(&mut matched.iter().map(|p| Cow::from(p.category.as_str()))),
+            subcategories: tally(
+                &mut matched
+                    .iter()
+                    .filter_map(|p| p.subcategory.as_deref().map(Cow::from)),
+            ),
             colors: tally(
                 &mut matched
                     .iter()
-                    .flat_map(|p| p.details.colors.iter().map(|c| c.to_lowercase())),
+                    .flat_map(|p| p.details.colors.iter().map(lower)),
             ),
-            sizes: tally(&mut matched.iter().flat_map(|p| p.details.sizes.iter().cloned())),
+            sizes: tally(
+                &mut matched
+                    .iter()
+                    .flat_map(|p| p.details.sizes.iter().map(|s| Cow::from(s.as_str()))),
+            ),
             min_price: matched.iter().map(|p| p.current_price().amount).min(),
             max_price: matched.iter().map(|p| p.current_price().amount).max(),
         }

@@ -400,6 +400,11 @@ fn update_product(
     let sale_price = changes.sale_price.unwrap_or(product.sale_price);
     prices(price, sale_price)?;
     let mut changes = changes.clone();
+    if changes.category.is_some() && changes.subcategory.is_none() {
+        // A new category without a subcategory leaves none: the old one belongs to the old
+        // category (this is what was checked above).
+        changes.subcategory = Some(None);
+    }
     if let Some(description) = &mut changes.description {
         *description = crate::rich_text::sanitize(description);
     }
@@ -1135,7 +1140,12 @@ mod tests {
             Err(DomainError::Conflict(_))
         ));
         let events = run_at(&mut state, purge(), Actor::System, day(58)).unwrap();
-        assert_eq!(events.len(), 2, "the product, then the shop: {events:?}");
+        let kinds: Vec<_> = events.iter().map(Event::kind).collect();
+        assert_eq!(
+            kinds,
+            ["product.deleted", "product.purged", "shop.purged"],
+            "the product is deleted and purged, then the shop closes"
+        );
         assert!(state.shops.is_empty() && state.products.is_empty());
         // The seller cannot open another shop.
         assert!(matches!(
@@ -1202,5 +1212,47 @@ mod tests {
             run(&mut state, update(profile), seller(200)),
             Err(DomainError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn a_new_category_without_a_subcategory_drops_the_old_subcategory() {
+        let mut state = seeded();
+        let mut site = state.site.clone();
+        site.categories.push(Category {
+            slug: "books".into(),
+            name: "Books".into(),
+            subcategories: Vec::new(),
+        });
+        run(&mut state, Command::ConfigureSite(site), Actor::System).unwrap();
+        run(
+            &mut state,
+            Command::CreateProduct(new_product(10, "Mug")),
+            seller(100),
+        )
+        .unwrap();
+        let changes = ProductChanges {
+            category: Some("books".into()),
+            ..Default::default()
+        };
+        let events = run(
+            &mut state,
+            Command::UpdateProduct {
+                id: ProductId(id(10)),
+                changes,
+            },
+            seller(100),
+        )
+        .unwrap();
+        let product = &state.products[&ProductId(id(10))];
+        assert_eq!(
+            (product.category.as_str(), product.subcategory.as_deref()),
+            ("books", None)
+        );
+        match &events[0] {
+            Event::ProductUpdated {
+                after: Some(after), ..
+            } => assert_eq!(after.subcategory, None),
+            other => panic!("expected product.updated, got {other:?}"),
+        }
     }
 }

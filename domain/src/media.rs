@@ -27,15 +27,16 @@ pub struct Media {
     pub uploaded_at: DateTime<Utc>,
 }
 
-/// How long an upload may stay unused before the purge removes it.
+/// How old an upload must be before the purge removes it when nothing uses it (a fresh upload
+/// waits for the product form it belongs to).
 pub const UNUSED_MEDIA_HOURS: i64 = 24;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaCommand {
     /// Records an upload the API has stored.
     Register(Media),
-    /// Deletes an image: by its owner (or an admin) when nothing uses it, or by the system's purge
-    /// when nothing has used it for [`UNUSED_MEDIA_HOURS`].
+    /// Deletes an image when nothing uses it: by its owner (or an admin), or by the system's purge
+    /// once it is [`UNUSED_MEDIA_HOURS`] old.
     Delete { id: MediaId },
 }
 
@@ -48,22 +49,10 @@ pub(crate) fn decide(state: &State, command: &MediaCommand, ctx: &Context) -> Re
                     media.id
                 )));
             }
-            match (ctx.actor, media.shop_id) {
-                (Actor::System, _) => {}
-                (
-                    Actor::Account {
-                        role: Role::Seller,
-                        id,
-                    },
-                    Some(shop),
-                ) if id == media.owner && state.shop_of(id).is_some_and(|s| s.id == shop) => {}
-                (
-                    Actor::Account {
-                        role: Role::Admin,
-                        id,
-                    },
-                    None,
-                ) if id == media.owner => {}
+            match ctx.actor {
+                Actor::System => {}
+                Actor::Account { id, .. }
+                    if id == media.owner && may_use(state, media, ctx.actor) => {}
                 _ => {
                     return Err(DomainError::Forbidden(
                         "sellers upload images for their own shop, admins for the site".into(),

@@ -81,7 +81,6 @@ impl Money {
         Money { amount, currency }
     }
 
-    /// The amount formatted for people: `$19.99`, `1,500 JPY`-style codes for currencies without a symbol.
     /// Parses an amount people type in major units (`24`, `24.5`, `24.50`) into minor units of
     /// `currency`; more decimals than the currency has are refused, not rounded.
     pub fn parse_major(
@@ -121,6 +120,7 @@ impl Money {
             .ok_or_else(bad)
     }
 
+    /// The amount formatted for people: `$19.99`, `1,500 JPY`-style codes for currencies without a symbol.
     pub fn display(&self) -> String {
         let digits = self.currency.minor_digits();
         let scale = 10_i64.pow(digits);

@@ -212,13 +212,25 @@ pub(crate) fn decide(state: &State, command: &ShopCommand, ctx: &Context) -> Res
                     "only shops whose deletion was requested {SHOP_RESTORE_WINDOW_DAYS} days ago are purged"
                 )));
             }
-            let mut events: Vec<Event> = state
-                .products_of(*id)
-                .map(|p| Event::ProductPurged {
-                    id: p.id,
+            // Every product goes: one not deleted yet is deleted first, so a reader of the log
+            // (silver.products) sees it deleted like any other purged product.
+            let mut events = Vec::new();
+            for product in state.products_of(*id) {
+                if product.deleted_at.is_none() {
+                    let mut after = product.clone();
+                    after.deleted_at = Some(ctx.at);
+                    after.updated_at = ctx.at;
+                    events.push(Event::ProductDeleted {
+                        id: product.id,
+                        at: ctx.at,
+                        after: Some(Box::new(after)),
+                    });
+                }
+                events.push(Event::ProductPurged {
+                    id: product.id,
                     at: ctx.at,
-                })
-                .collect();
+                });
+            }
             events.push(Event::ShopPurged {
                 id: *id,
                 owner: shop.owner,

@@ -178,6 +178,21 @@ impl State {
         self.shops.values().find(|s| s.owner == Some(seller))
     }
 
+    /// Every image something uses: products, shop avatars and banners, the site.
+    pub fn used_media(&self) -> std::collections::HashSet<MediaId> {
+        let products = self
+            .products
+            .values()
+            .flat_map(|p| p.images.iter().copied());
+        let shops = self
+            .shops
+            .values()
+            .flat_map(|s| [s.profile.avatar, s.profile.banner])
+            .flatten();
+        let site = [self.site.logo, self.site.banner].into_iter().flatten();
+        products.chain(shops).chain(site).collect()
+    }
+
     /// What uses an image ("product 'Blue mug'", "the shop's banner", "the site logo"); empty
     /// when nothing does, so it may be deleted.
     pub fn media_users(&self, id: MediaId) -> Vec<String> {

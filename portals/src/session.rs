@@ -196,12 +196,22 @@ pub fn encode(path: &str) -> String {
 
 /// Where to go after signing in: a local path only (never another site).
 pub fn safe_next(next: &str, portal: Portal) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    // Browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"), so no control
+    // character or space passes either.
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         next.to_string()
     } else {
         portal.home().to_string()
     }
 }
+
+/// A form with no fields but its CSRF token (a button).
+#[derive(serde::Deserialize)]
+pub struct Empty {}
 
 /// The answer to a form whose CSRF token is missing or wrong.
 fn csrf_refused() -> Response {
@@ -363,6 +373,8 @@ mod tests {
         assert_eq!(safe_next("//evil.example", Portal::Shop), "/");
         assert_eq!(safe_next("https://evil.example", Portal::Seller), "/seller");
         assert_eq!(safe_next("/\\evil.example", Portal::Admin), "/admin");
+        assert_eq!(safe_next("/\t/evil.example", Portal::Shop), "/");
+        assert_eq!(safe_next("/\n/evil.example", Portal::Shop), "/");
         assert_eq!(encode("/products/a b?x=1"), "/products/a%20b%3Fx%3D1");
     }
 }

@@ -141,9 +141,12 @@ await browsing.click(".shopcard a >> nth=0");
 check((await browsing.textContent("h1")).includes("Sam's Stoneware"), "the product page leads to its shop");
 await shot(browsing, "shop-page");
 await browsing.click("nav.nav >> text=Shops");
+await browsing.waitForURL(/\/shops(\?|$)/);
 check((await browsing.textContent("main")).includes("Sam's Stoneware"), "the shops directory lists the new shop");
 await shot(browsing, "shops");
 await browsing.click("nav.nav >> text=Offers");
+await browsing.waitForURL(/\/offers(\?|$)/);
+check((await browsing.textContent("h1")).includes("Offers"), "the offers page opens");
 await shot(browsing, "offers");
 
 // The admin hides it (a shopper no longer finds it) and adds a category to the site.

@@ -135,6 +135,7 @@ async fn uploads_are_checked_before_anything_is_decoded() {
             .is_none(),
         "and nothing refused was stored"
     );
+    t.app.shutdown().await;
 }
 
 #[tokio::test]
@@ -261,6 +262,7 @@ async fn an_image_is_stored_served_owned_by_its_shop_and_cleaned_up() {
     );
     assert_eq!(stored_files(dir.path(), &unused), 0);
     assert!(t.app.state().media.is_empty());
+    t.app.shutdown().await;
 }
 
 #[tokio::test]
@@ -392,6 +394,7 @@ async fn a_shop_keeps_a_profile_and_closes_28_days_after_its_seller_asks() {
         )
         .await;
     assert_eq!(reopened.status, StatusCode::FORBIDDEN, "{}", reopened.body);
+    t.app.shutdown().await;
 }
 
 #[tokio::test]
@@ -491,4 +494,5 @@ async fn a_seller_adds_a_product_with_pictures_in_the_portal() {
             .images,
         vec![bowl.images[1]]
     );
+    t.app.shutdown().await;
 }

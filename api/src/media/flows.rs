@@ -2,7 +2,6 @@
 //! variants plus a `media.uploaded` event; a deletion becomes a `media.deleted` event, then the
 //! files go.
 
-use super::MAX_UPLOAD_BYTES;
 use crate::app::AppState;
 use crate::error::ApiError;
 use bytes::Bytes;
@@ -20,9 +19,6 @@ pub struct UploadOwner {
 /// Decodes, resizes and stores an upload, then records it. If the record is refused, the stored
 /// files are removed again.
 pub async fn upload(app: &AppState, owner: UploadOwner, bytes: Bytes) -> Result<Media, ApiError> {
-    if bytes.len() > MAX_UPLOAD_BYTES {
-        return Err(super::ImageError::TooLarge { bytes: bytes.len() }.into());
-    }
     let processed = app.media.process(bytes).await?;
     let id = MediaId(uuid::Uuid::now_v7());
     app.media.put(id, &processed).await?;
@@ -68,17 +64,18 @@ pub async fn delete(
     Ok(())
 }
 
-/// The purge's part: images no one has used for a day are deleted, and files that no image owns
+/// The purge's part: images uploaded more than a day ago that nothing uses now are deleted, and files that no image owns
 /// (a crash between storing and recording, or a failed removal) are removed. Returns how many
 /// images were deleted.
 pub async fn purge_unused(app: &AppState, now: DateTime<Utc>) -> usize {
     let state = app.state();
+    let used = state.used_media();
     let due: Vec<MediaId> = state
         .media
         .values()
         .filter(|m| {
             now - m.uploaded_at >= chrono::Duration::hours(domain::UNUSED_MEDIA_HOURS)
-                && state.media_users(m.id).is_empty()
+                && !used.contains(&m.id)
         })
         .map(|m| m.id)
         .collect();

@@ -72,7 +72,7 @@ pub(super) async fn put_site(
     };
     app.execute(admin.actor(), Command::ConfigureSite(config))
         .await?;
-    Ok(Json(SiteView::build(&app.state())))
+    Ok(Json(SiteView::build(&app.state(), &app.catalog())))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -48,7 +48,7 @@ pub(super) struct PipelineHealth {
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
 pub(super) async fn health(State(app): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let progress = app.sink.progress().borrow().clone();
-    let topics = Topic::ALL
+    let topics = Topic::LAKE
         .into_iter()
         .map(|topic| {
             let records = app.log.records_in(topic);

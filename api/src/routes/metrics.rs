@@ -15,7 +15,7 @@ pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let mut out = Metrics::default();
     let progress = app.sink.progress().borrow().clone();
     let now = Utc::now();
-    for at in Topic::ALL
+    for at in Topic::LAKE
         .into_iter()
         .flat_map(|t| app.log.partitions_of(t))
     {

@@ -174,18 +174,10 @@ pub(super) async fn unfollow(
 /// Timed offers: live now, and upcoming.
 #[derive(Serialize, ToSchema)]
 pub(super) struct Offers {
-    /// Running now, ending soonest first.
-    live: Vec<OfferView>,
+    /// Running now, ending soonest first (each with its `starts_at` and `ends_at`).
+    live: Vec<ProductView>,
     /// Not started yet, starting soonest first.
-    upcoming: Vec<OfferView>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(super) struct OfferView {
-    #[serde(flatten)]
-    product: ProductView,
-    starts_at: chrono::DateTime<Utc>,
-    ends_at: chrono::DateTime<Utc>,
+    upcoming: Vec<ProductView>,
 }
 
 /// Live and upcoming offers (products with an offer window), with the same filters as products.
@@ -198,12 +190,7 @@ pub(super) async fn offers(
     let Query(filter) = filter?;
     let state = app.state();
     let (live, upcoming) = filter.offers(&state, &app.search, Utc::now());
-    let view = |p: &domain::Product| OfferView {
-        product: ProductView::build(&state, p),
-        // `offers` only returns products with both ends of the window.
-        starts_at: p.details.starts_at.unwrap_or_default(),
-        ends_at: p.details.ends_at.unwrap_or_default(),
-    };
+    let view = |p: &domain::Product| ProductView::build(&state, p);
     let live = live.into_iter().map(view).collect();
     let upcoming = upcoming.into_iter().map(view).collect();
     Ok(Json(Offers { live, upcoming }))

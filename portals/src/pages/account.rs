@@ -1,7 +1,7 @@
 //! `/account`: the signed-in person's details, a shopper's addresses, and the password change.
 
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, Portal, Viewer};
+use crate::session::{CsrfForm, Empty, Portal, Viewer};
 use api::auth::{self, flows};
 use api::{AccountView, ApiError, AppState};
 use askama::Template;
@@ -200,9 +200,6 @@ pub async fn add_address(
         Err(e) => render(&app, &viewer, None, "address", Some(&e), values),
     }
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn remove_address(
     State(app): State<AppState>,

@@ -2,7 +2,7 @@
 //! and the outbox of mail sent in embedded mode.
 
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, Viewer, encode};
+use crate::session::{CsrfForm, Empty, Viewer, encode};
 use api::auth::flows;
 use api::{AccountView, ApiError, AppState};
 use askama::Template;
@@ -48,10 +48,11 @@ impl AccountsPage {
     /// The query string of this listing with another page number.
     fn page_href(&self, page: usize) -> String {
         format!(
-            "/admin/users?q={}&role={}&banned={}&page={page}",
+            "/admin/{}?q={}&role={}&banned={}&page={page}",
+            self.view,
             encode(&self.q),
-            self.role,
-            self.banned
+            encode(&self.role),
+            encode(&self.banned)
         )
     }
 }
@@ -155,15 +156,20 @@ fn listing(view: &'static str, query: UsersQuery) -> Listing {
     }
 }
 
+/// One of the account lists (`users`, `admins`, `analysts`), at `/admin/{view}`.
+fn list(app: &AppState, viewer: &Viewer, view: &'static str, query: UsersQuery) -> Response {
+    match viewer.require_admin(app, &format!("/admin/{view}")) {
+        Ok(me) => render(app, viewer, me.account.id.0, listing(view, query)),
+        Err(refused) => refused,
+    }
+}
+
 pub async fn users(
     State(app): State<AppState>,
     viewer: Viewer,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    match viewer.require_admin(&app, "/admin/users") {
-        Ok(me) => render(&app, &viewer, me.account.id.0, listing("users", query)),
-        Err(refused) => refused,
-    }
+    list(&app, &viewer, "users", query)
 }
 
 pub async fn admins(
@@ -171,10 +177,7 @@ pub async fn admins(
     viewer: Viewer,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    match viewer.require_admin(&app, "/admin/admins") {
-        Ok(me) => render(&app, &viewer, me.account.id.0, listing("admins", query)),
-        Err(refused) => refused,
-    }
+    list(&app, &viewer, "admins", query)
 }
 
 pub async fn analysts(
@@ -182,10 +185,7 @@ pub async fn analysts(
     viewer: Viewer,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    match viewer.require_admin(&app, "/admin/analysts") {
-        Ok(me) => render(&app, &viewer, me.account.id.0, listing("analysts", query)),
-        Err(refused) => refused,
-    }
+    list(&app, &viewer, "analysts", query)
 }
 
 #[derive(Deserialize)]
@@ -226,9 +226,6 @@ pub async fn ban(
         }
     }
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn unban(
     State(app): State<AppState>,

@@ -2,7 +2,7 @@
 //! (name, logo, banner, categories and subcategories).
 
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, CsrfMultipart, Viewer, encode};
+use crate::session::{CsrfForm, CsrfMultipart, Empty, Viewer, encode};
 use api::{AdminProductView, ApiError, AppState};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -92,9 +92,6 @@ pub async fn hide(
 ) -> Response {
     moderate(&app, &viewer, id, Some(form.reason)).await
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn show(
     State(app): State<AppState>,

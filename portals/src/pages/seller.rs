@@ -1,7 +1,7 @@
 //! The seller portal: the signed-in seller's shop and its products, and opening the shop.
 
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, Portal, Viewer};
+use crate::session::{CsrfForm, Empty, Portal, Viewer};
 use api::{ApiError, AppState, ShopView};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -110,9 +110,6 @@ fn dashboard_page(
     };
     (error.map_or(StatusCode::OK, |e| e.status()), page).into_response()
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 /// Deletes or restores one of the seller's products from the dashboard.
 async fn product_action(

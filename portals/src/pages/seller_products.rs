@@ -182,10 +182,9 @@ impl ProductForm {
         .collect()
     }
 
-    /// Prices as people type them (USD), stock, `category/subcategory`, lists split on commas,
+    /// Prices as people type them (in `currency`), stock, `category/subcategory`, lists split on commas,
     /// specifications one `Name: value` per line.
-    fn parse(&self) -> Result<ParsedProduct, ApiError> {
-        let usd = domain::Currency::USD;
+    fn parse(&self, currency: domain::Currency) -> Result<ParsedProduct, ApiError> {
         let stock = match self.stock.trim() {
             "" => 0,
             text => text
@@ -215,10 +214,10 @@ impl ProductForm {
             })
             .collect::<Result<Vec<_>, domain::DomainError>>()?;
         Ok(ParsedProduct {
-            price: domain::Money::parse_major(&self.price, usd, "price")?,
+            price: domain::Money::parse_major(&self.price, currency, "price")?,
             sale_price: match self.sale_price.trim() {
                 "" => None,
-                text => Some(domain::Money::parse_major(text, usd, "sale_price")?),
+                text => Some(domain::Money::parse_major(text, currency, "sale_price")?),
             },
             stock,
             category,
@@ -292,7 +291,7 @@ pub async fn create_product(
         return product_form(&app, &viewer, None, form.values(), &images, Some(&e));
     }
     let result = async {
-        let parsed = form.parse()?;
+        let parsed = form.parse(domain::Currency::USD)?;
         let product = NewProduct {
             id: ProductId(uuid::Uuid::now_v7()),
             shop_id: shop,
@@ -432,7 +431,8 @@ pub async fn update_product(
         return product_form(&app, &viewer, Some(id), form.values(), &images, Some(&e));
     }
     let result = async {
-        let parsed = form.parse()?;
+        // Prices are typed in the product's own currency.
+        let parsed = form.parse(current.price.currency)?;
         let changes = domain::ProductChanges {
             title: Some(form.title.clone()),
             description: Some(form.description.clone()),

@@ -3,7 +3,7 @@
 
 use super::seller::{CategoryOption, Done, category_options};
 use crate::chrome::Chrome;
-use crate::session::{CsrfForm, CsrfMultipart, Portal, Viewer};
+use crate::session::{CsrfForm, CsrfMultipart, Empty, Portal, Viewer};
 use api::media::{UploadOwner, Variant, url as media_url};
 use api::{ApiError, AppState};
 use askama::Template;
@@ -259,9 +259,6 @@ pub async fn save(
         Err(e) => page(&app, &viewer, &shop, form.values(), None, Some(&e)),
     }
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 /// `POST /seller/shop/delete`: schedules the deletion.
 pub async fn delete(

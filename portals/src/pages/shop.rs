@@ -88,7 +88,8 @@ pub async fn home(
     // A hand-edited URL with a bad filter shows everything rather than an error page.
     let filter = filter.map(|Query(f)| f).unwrap_or_default();
     let state = app.state();
-    let site = api::SiteView::build(&state);
+    let catalog = app.catalog();
+    let site = api::SiteView::build(&state, &catalog);
     let categories: Vec<CategoryLink> = site
         .categories
         .iter()
@@ -168,24 +169,24 @@ pub async fn home(
         categories
             .iter()
             .filter_map(|c| {
-                let page = ProductFilter {
-                    category: Some(c.slug.clone()),
-                    per_page: Some(4),
-                    ..Default::default()
-                }
-                .apply(&state, &app.search);
-                (page.total > 0).then(|| Section {
+                let newest = catalog.newest_in(&c.slug);
+                (!newest.is_empty()).then(|| Section {
                     slug: c.slug.clone(),
                     name: c.name.clone(),
-                    total: page.total,
-                    cards: page.items.into_iter().map(Card::from).collect(),
+                    total: newest.len(),
+                    cards: newest
+                        .iter()
+                        .take(4)
+                        .filter_map(|id| state.products.get(id))
+                        .map(|p| Card::from(ProductView::build(&state, p)))
+                        .collect(),
                 })
             })
             .collect()
     };
     let page = HomePage {
         chrome: Chrome::with(&state, "shop", &viewer),
-        product_count: state.products.values().filter(|p| p.is_visible()).count(),
+        product_count: catalog.visible,
         shop_count: state.shops.len(),
         categories,
         current,
