@@ -1142,3 +1142,40 @@ async fn activity_of_signed_in_people_is_theirs_and_the_rest_stays_anonymous() {
     assert_eq!(actors[1].0, "anonymous");
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_waiting_sign_up_cannot_be_taken_over_by_signing_up_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let form = |password: &str| json!({"name": "Ada", "email": "ada@example.com", "password": password, "role": "shopper"});
+    assert_eq!(
+        t.post_json("/api/auth/register", form(PASSWORD))
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let code = t.mailed_code("ada@example.com");
+    let takeover = t
+        .post_json("/api/auth/register", form("an attacker's own password"))
+        .await;
+    assert_eq!(takeover.status, StatusCode::CONFLICT, "{}", takeover.body);
+    let opened = t
+        .post_json(
+            "/api/auth/register/verify",
+            json!({"email": "ada@example.com", "otp": code}),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    let login = |password: &str| {
+        t.post_json(
+            "/api/auth/login",
+            json!({"email": "ada@example.com", "password": password}),
+        )
+    };
+    assert_eq!(login(PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        login("an attacker's own password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    t.app.shutdown().await;
+}

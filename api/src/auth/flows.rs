@@ -131,15 +131,24 @@ pub async fn start_sign_up(
         at: chrono::Utc::now(),
     };
     domain::check_registration(&app.state(), &account, &ctx)?;
-    let code = otp::issue(app.kv.as_ref(), Purpose::SignUp, &email).await?;
     let pending = Pending {
         password_hash: password::hash(&form.password).await?,
         account: account.clone(),
     };
     let value = serde_json::to_string(&pending).map_err(|e| ApiError::Internal(e.to_string()))?;
-    app.kv
-        .set(&pending_key(&email), &value, PENDING_SIGN_UP)
-        .await?;
+    // A sign-up waiting for its code is never replaced: otherwise anyone could re-register a
+    // stranger's e-mail with their own password and have the stranger confirm it with the code.
+    if !app
+        .kv
+        .set_if_absent(&pending_key(&email), &value, PENDING_SIGN_UP)
+        .await?
+    {
+        return Err(ApiError::Conflict(
+            "a sign-up for this e-mail is waiting for its code: enter the code we sent, or ask for a new one"
+                .into(),
+        ));
+    }
+    let code = otp::issue(app.kv.as_ref(), Purpose::SignUp, &email).await?;
     app.mailer
         .send(
             &email,
