@@ -65,8 +65,20 @@ pub struct App {
     pub media: crate::media::MediaStore,
     /// The catalog summary of the last state it was asked for (see [`AppState::catalog`]).
     catalog: Mutex<Option<(Arc<State>, Arc<crate::views::CatalogSummary>)>>,
+    /// Product listings answered for the current state (see [`AppState::listing_json`]).
+    listings: Mutex<ListingCache>,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Listings kept per state: enough for the popular searches and every category page.
+const LISTINGS_KEPT: usize = 1024;
+
+#[derive(Default)]
+struct ListingCache {
+    /// The state the entries were answered from.
+    state: Option<Arc<State>>,
+    entries: std::collections::HashMap<crate::views::ProductFilter, bytes::Bytes>,
 }
 
 /// The cheap, cloneable handle handlers receive.
@@ -139,6 +151,7 @@ impl App {
             search,
             media,
             catalog: Mutex::new(None),
+            listings: Mutex::new(ListingCache::default()),
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));
@@ -245,6 +258,35 @@ impl AppState {
         let summary = Arc::new(crate::views::CatalogSummary::build(&state));
         *self.catalog.lock().expect("catalog lock") = Some((state, summary.clone()));
         summary
+    }
+
+    /// `GET /api/products` for `filter` as JSON. A listing depends only on the state and the
+    /// filter, so answers are kept until the state changes (a catalog write; activity does not
+    /// count): repeated searches and category pages cost a hash lookup. At most
+    /// [`LISTINGS_KEPT`] filters are kept per state.
+    pub fn listing_json(&self, filter: &crate::views::ProductFilter) -> bytes::Bytes {
+        let state = self.state();
+        {
+            let mut cache = self.listings.lock().expect("listings lock");
+            if !cache.state.as_ref().is_some_and(|s| Arc::ptr_eq(s, &state)) {
+                cache.state = Some(state.clone());
+                cache.entries.clear();
+            }
+            if let Some(json) = cache.entries.get(filter) {
+                return json.clone();
+            }
+        }
+        let listing = filter.listing(&state, &self.search);
+        let json =
+            bytes::Bytes::from(serde_json::to_vec(&listing).expect("a listing always serializes"));
+        let mut cache = self.listings.lock().expect("listings lock");
+        if cache.state.as_ref().is_some_and(|s| Arc::ptr_eq(s, &state)) {
+            if cache.entries.len() >= LISTINGS_KEPT {
+                cache.entries.clear();
+            }
+            cache.entries.insert(filter.clone(), json.clone());
+        }
+        json
     }
 
     /// Runs a command through the single writer; answers once its events are durable.

@@ -9,7 +9,6 @@
 
 use domain::{Product, ProductId, State};
 use std::sync::Mutex;
-use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TEXT};
@@ -172,24 +171,10 @@ impl Search {
         }
         let query = BooleanQuery::new(all);
         let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-        // The ids come from the fast fields, opened once per segment.
-        let mut columns: Vec<Option<(Column<u64>, Column<u64>)>> =
-            vec![None; searcher.segment_readers().len()];
-        let mut found = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let (high, low) = match &mut columns[address.segment_ord as usize] {
-                Some(pair) => pair,
-                slot => {
-                    let fast = searcher.segment_reader(address.segment_ord).fast_fields();
-                    slot.insert((fast.u64("id_high")?, fast.u64("id_low")?))
-                }
-            };
-            if let (Some(high), Some(low)) = (high.first(address.doc_id), low.first(address.doc_id))
-            {
-                found.push((ProductId(uuid::Uuid::from_u64_pair(high, low)), score));
-            }
-        }
+        let mut found = searcher.search(&query, &Hits)?;
+        // Best first; ties in a stable order (the id), so pages do not shuffle between requests.
+        found.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        found.truncate(limit);
         Ok(found)
     }
 
@@ -203,6 +188,58 @@ impl Search {
         }
         words.truncate(12);
         Ok(words)
+    }
+}
+
+/// Collects every matching product with its score, reading ids from the fast fields. Cheaper than
+/// a top-k collector when the caller wants most of the matches anyway (counts and facets need
+/// them): no per-segment heaps, no stored documents.
+struct Hits;
+
+struct SegmentHits {
+    high: Column<u64>,
+    low: Column<u64>,
+    found: Vec<(ProductId, f32)>,
+}
+
+impl tantivy::collector::Collector for Hits {
+    type Fruit = Vec<(ProductId, f32)>;
+    type Child = SegmentHits;
+
+    fn for_segment(
+        &self,
+        _segment: tantivy::SegmentOrdinal,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<SegmentHits> {
+        let fast = reader.fast_fields();
+        Ok(SegmentHits {
+            high: fast.u64("id_high")?,
+            low: fast.u64("id_low")?,
+            found: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(ProductId, f32)>>) -> tantivy::Result<Self::Fruit> {
+        Ok(fruits.concat())
+    }
+}
+
+impl tantivy::collector::SegmentCollector for SegmentHits {
+    type Fruit = Vec<(ProductId, f32)>;
+
+    fn collect(&mut self, doc: tantivy::DocId, score: tantivy::Score) {
+        if let (Some(high), Some(low)) = (self.high.first(doc), self.low.first(doc)) {
+            self.found
+                .push((ProductId(uuid::Uuid::from_u64_pair(high, low)), score));
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.found
     }
 }
 

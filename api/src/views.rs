@@ -303,7 +303,7 @@ impl<T: ToSchema> Page<T> {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductSort {
     /// Best matches first (the default with `q`; newest first without).
@@ -315,7 +315,7 @@ pub enum ProductSort {
 }
 
 /// Filters for product lists. Prices are in minor units.
-#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductFilter {
     /// Search words: every word must match the title, description, tags, brand or category,

@@ -1,6 +1,7 @@
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{ProductFilter, ProductListing, ProductView};
+
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -16,9 +17,12 @@ use axum::extract::{Path, Query, State};
 pub(super) async fn list_products(
     State(app): State<AppState>,
     filter: Result<Query<ProductFilter>, QueryRejection>,
-) -> Result<Json<ProductListing>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let Query(filter) = filter?;
-    Ok(Json(filter.listing(&app.state(), &app.search)))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        app.listing_json(&filter),
+    ))
 }
 
 /// One active product by its slug.
