@@ -1,10 +1,13 @@
 use crate::account::AccountCommand;
 use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Actor;
+use crate::cart::{CartCommand, WishlistCommand};
 use crate::catalog::{NewProduct, ProductChanges};
+use crate::checkout::{CheckoutCommand, PaymentCommand};
 use crate::discount::DiscountCode;
 use crate::ids::{DiscountCodeId, ProductId, ShopId};
 use crate::media::MediaCommand;
+use crate::order::OrderCommand;
 use crate::shop::{NewShop, ShopCommand};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -57,6 +60,15 @@ pub enum Command {
     Media(MediaCommand),
     /// Accounts: registration, passwords, bans, promotions, addresses.
     Account(AccountCommand),
+    /// The shopper's (or visitor's) cart.
+    Cart(CartCommand),
+    Wishlist(WishlistCommand),
+    /// Payment sessions of carts.
+    Checkout(CheckoutCommand),
+    /// What the payment provider reported.
+    Payment(PaymentCommand),
+    /// Sellers moving their orders forward.
+    Order(OrderCommand),
     RecordActivity {
         kind: ActivityKind,
         details: ActivityDetails,

@@ -156,6 +156,11 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::Account(command) => crate::account::decide(state, command, ctx),
         Command::Shop(command) => crate::shop::decide(state, command, ctx),
         Command::Media(command) => crate::media::decide(state, command, ctx),
+        Command::Cart(command) => crate::cart::decide(state, command, ctx),
+        Command::Wishlist(command) => crate::cart::decide_wishlist(state, command, ctx),
+        Command::Checkout(command) => crate::checkout::decide(state, command, ctx),
+        Command::Payment(command) => crate::checkout::decide_payment(state, command, ctx),
+        Command::Order(command) => crate::order::decide(state, command, ctx),
         Command::RecordActivity { kind, details } => {
             let details = activity(state, kind.needs_product(), details, ctx)?;
             Ok(vec![Event::activity(*kind, details)])

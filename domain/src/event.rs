@@ -3,10 +3,16 @@
 use crate::account::{Address, NewAccount, PasswordHash};
 use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Role;
+use crate::cart::{Cart, CartOwner};
 use crate::catalog::{Product, ProductChanges};
+use crate::checkout::{Checkout, CheckoutStatus};
 use crate::discount::DiscountCode;
-use crate::ids::{AccountId, AddressId, DiscountCodeId, MediaId, ProductId, ShopId};
+use crate::ids::{
+    AccountId, AddressId, CheckoutId, DiscountCodeId, MediaId, OrderId, ProductId, ShopId,
+};
 use crate::media::Media;
+use crate::money::Money;
+use crate::order::{DeliveryStatus, Order};
 use crate::shop::{Shop, ShopChanges};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -135,6 +141,80 @@ pub enum Event {
     },
     #[serde(rename = "address.removed")]
     AddressRemoved { account: AccountId, id: AddressId },
+    /// The whole cart after the change; an empty cart is gone.
+    #[serde(rename = "cart.updated")]
+    CartUpdated {
+        owner: CartOwner,
+        cart: Box<Cart>,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "wishlist.added")]
+    WishlistAdded {
+        account: AccountId,
+        product: ProductId,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "wishlist.removed")]
+    WishlistRemoved {
+        account: AccountId,
+        product: ProductId,
+        at: DateTime<Utc>,
+    },
+    /// A payment session opened: the priced cart, the address, and the stock it holds.
+    #[serde(rename = "checkout.opened")]
+    CheckoutOpened(Box<Checkout>),
+    /// An unpaid checkout ended (`cancelled`, `expired` or `failed`); its hold is released.
+    #[serde(rename = "checkout.closed")]
+    CheckoutClosed {
+        id: CheckoutId,
+        owner: AccountId,
+        payment_ref: String,
+        status: CheckoutStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The provider took the shopper's money; the orders follow in the same batch.
+    #[serde(rename = "payment.captured")]
+    PaymentCaptured {
+        checkout: CheckoutId,
+        owner: AccountId,
+        payment_ref: String,
+        amount: Money,
+        /// The platform's fee, summed over the shops.
+        fee: Money,
+        at: DateTime<Utc>,
+    },
+    /// The money goes back; `refund_due` when the marketplace must ask the provider for it.
+    #[serde(rename = "payment.refunded")]
+    PaymentRefunded {
+        checkout: CheckoutId,
+        owner: AccountId,
+        payment_ref: String,
+        amount: Money,
+        reason: String,
+        refund_due: bool,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "order.placed")]
+    OrderPlaced(Box<Order>),
+    #[serde(rename = "order.status_changed")]
+    OrderStatusChanged {
+        id: OrderId,
+        shop: ShopId,
+        shopper: AccountId,
+        from: DeliveryStatus,
+        to: DeliveryStatus,
+        at: DateTime<Utc>,
+    },
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled {
+        id: OrderId,
+        shop: ShopId,
+        shopper: AccountId,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     #[serde(rename = "product_view")]
     ProductView(ActivityDetails),
     #[serde(rename = "add_to_cart")]
@@ -149,8 +229,18 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 30] = [
+    pub const KINDS: [&'static str; 40] = [
         "site.configured",
+        "cart.updated",
+        "wishlist.added",
+        "wishlist.removed",
+        "checkout.opened",
+        "checkout.closed",
+        "payment.captured",
+        "payment.refunded",
+        "order.placed",
+        "order.status_changed",
+        "order.cancelled",
         "shop.updated",
         "shop.deletion_requested",
         "shop.restored",
@@ -237,6 +327,16 @@ impl Event {
             Event::AccountRoleChanged { .. } => "account.role_changed",
             Event::AddressAdded { .. } => "address.added",
             Event::AddressRemoved { .. } => "address.removed",
+            Event::CartUpdated { .. } => "cart.updated",
+            Event::WishlistAdded { .. } => "wishlist.added",
+            Event::WishlistRemoved { .. } => "wishlist.removed",
+            Event::CheckoutOpened(_) => "checkout.opened",
+            Event::CheckoutClosed { .. } => "checkout.closed",
+            Event::PaymentCaptured { .. } => "payment.captured",
+            Event::PaymentRefunded { .. } => "payment.refunded",
+            Event::OrderPlaced(_) => "order.placed",
+            Event::OrderStatusChanged { .. } => "order.status_changed",
+            Event::OrderCancelled { .. } => "order.cancelled",
             other => other
                 .as_activity()
                 .map(|(kind, _)| kind.as_str())
@@ -274,6 +374,22 @@ impl Event {
             Event::AccountBanned { id, .. }
             | Event::AccountUnbanned { id, .. }
             | Event::AccountRoleChanged { id, .. } => Some(id.to_string()),
+            Event::CartUpdated { owner, .. } => Some(match owner {
+                CartOwner::Account(id) => id.to_string(),
+                CartOwner::Session(id) => id.to_string(),
+            }),
+            Event::WishlistAdded { account, .. } | Event::WishlistRemoved { account, .. } => {
+                Some(account.to_string())
+            }
+            Event::CheckoutOpened(checkout) => Some(checkout.id.to_string()),
+            Event::CheckoutClosed { id, .. } => Some(id.to_string()),
+            Event::PaymentCaptured { checkout, .. } | Event::PaymentRefunded { checkout, .. } => {
+                Some(checkout.to_string())
+            }
+            Event::OrderPlaced(order) => Some(order.id.to_string()),
+            Event::OrderStatusChanged { id, .. } | Event::OrderCancelled { id, .. } => {
+                Some(id.to_string())
+            }
             _ => None,
         }
     }

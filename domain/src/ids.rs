@@ -72,3 +72,11 @@ id_type!(
     /// An uploaded image (its resized variants are stored under this id).
     MediaId
 );
+id_type!(
+    /// One payment session of a cart: what the shopper is asked to pay, and the stock it holds.
+    CheckoutId
+);
+id_type!(
+    /// One shop's part of a paid checkout.
+    OrderId
+);

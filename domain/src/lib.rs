@@ -18,7 +18,9 @@
 mod account;
 mod activity;
 mod actor;
+mod cart;
 mod catalog;
+mod checkout;
 mod command;
 mod decide;
 mod discount;
@@ -27,6 +29,7 @@ mod event;
 mod ids;
 mod media;
 mod money;
+mod order;
 pub mod rich_text;
 mod shop;
 mod site;
@@ -40,9 +43,16 @@ pub use account::{
 };
 pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device};
 pub use actor::{Actor, Role};
+pub use cart::{
+    Cart, CartCommand, CartLine, CartOwner, MAX_CART_LINES, MAX_QUANTITY, WishlistCommand,
+};
 pub use catalog::{
     Hidden, NewProduct, Product, ProductChanges, ProductDetails, ProductStatus,
     RESTORE_WINDOW_HOURS, Spec,
+};
+pub use checkout::{
+    AppliedCode, CHECKOUT_MINUTES, Checkout, CheckoutCommand, CheckoutStatus, PLATFORM_FEE_PERCENT,
+    PaymentCommand, PricedCart, PricedLine, ShopPart, price_cart,
 };
 pub use command::{Command, Context};
 pub use decide::decide;
@@ -50,10 +60,12 @@ pub use discount::{Discount, DiscountCode, normalize_code};
 pub use error::DomainError;
 pub use event::Event;
 pub use ids::{
-    AccountId, AddressId, DiscountCodeId, EventId, MediaId, ProductId, SessionId, ShopId,
+    AccountId, AddressId, CheckoutId, DiscountCodeId, EventId, MediaId, OrderId, ProductId,
+    SessionId, ShopId,
 };
 pub use media::{Media, MediaCommand, UNUSED_MEDIA_HOURS};
 pub use money::{Currency, Money};
+pub use order::{Cancellation, DeliveryStatus, Order, OrderCommand, StatusChange};
 pub use shop::{
     NewShop, SHOP_RESTORE_WINDOW_DAYS, Shop, ShopChanges, ShopCommand, ShopProfile, ShopSettings,
 };

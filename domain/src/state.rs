@@ -1,11 +1,14 @@
 //! The state every decision is made against, and the fold that builds it from events.
 
 use crate::account::{Account, Credential};
+use crate::cart::{Cart, CartOwner};
 use crate::catalog::Product;
+use crate::checkout::Checkout;
 use crate::discount::DiscountCode;
 use crate::event::Event;
-use crate::ids::{AccountId, DiscountCodeId, MediaId, ProductId, ShopId};
+use crate::ids::{AccountId, CheckoutId, DiscountCodeId, MediaId, OrderId, ProductId, ShopId};
 use crate::media::Media;
+use crate::order::Order;
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use imbl::{OrdMap, OrdSet};
@@ -35,6 +38,22 @@ pub struct State {
     pub media: OrdMap<MediaId, Media>,
     /// Sellers whose shop was purged: they cannot open another.
     pub closed_shop_owners: OrdSet<AccountId>,
+    pub carts: OrdMap<CartOwner, Cart>,
+    /// Each shopper's wishlist, oldest first.
+    pub wishlists: OrdMap<AccountId, imbl::Vector<ProductId>>,
+    pub checkouts: OrdMap<CheckoutId, Checkout>,
+    /// The latest open checkout of each shopper.
+    pub open_checkouts: OrdMap<AccountId, CheckoutId>,
+    /// Provider payment id → checkout.
+    pub payment_refs: OrdMap<String, CheckoutId>,
+    /// What open checkouts hold of each product (released when they close or expire).
+    pub reservations: OrdMap<ProductId, OrdMap<CheckoutId, u32>>,
+    /// How many orders used each discount code, and which open checkouts hold one.
+    pub code_uses: OrdMap<DiscountCodeId, u32>,
+    pub code_holds: OrdMap<DiscountCodeId, OrdSet<CheckoutId>>,
+    pub orders: OrdMap<OrderId, Order>,
+    pub shopper_orders: OrdMap<AccountId, imbl::Vector<OrderId>>,
+    pub shop_orders: OrdMap<ShopId, imbl::Vector<OrderId>>,
 }
 
 impl State {
@@ -164,6 +183,16 @@ impl State {
             | Event::AccountRoleChanged { .. }
             | Event::AddressAdded { .. }
             | Event::AddressRemoved { .. } => self.apply_account(event),
+            Event::CartUpdated { .. }
+            | Event::WishlistAdded { .. }
+            | Event::WishlistRemoved { .. }
+            | Event::CheckoutOpened(_)
+            | Event::CheckoutClosed { .. }
+            | Event::PaymentCaptured { .. }
+            | Event::PaymentRefunded { .. } => self.apply_checkout(event),
+            Event::OrderPlaced(_)
+            | Event::OrderStatusChanged { .. }
+            | Event::OrderCancelled { .. } => self.apply_order(event),
             // Activity is history, not state: it lives in the lakehouse.
             Event::ProductView(_)
             | Event::AddToCart(_)
