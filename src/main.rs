@@ -63,6 +63,18 @@ struct Cli {
     /// `.eml` files in `<data dir>/outbox` when not given.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
     smtp_url: Option<String>,
+    /// A Stripe secret key: payments go through Stripe with Connect (needs STRIPE_WEBHOOK_SECRET);
+    /// the embedded sandbox provider when not given.
+    #[arg(long, env = "STRIPE_SECRET_KEY", global = true, hide_env_values = true)]
+    stripe_secret_key: Option<String>,
+    /// The signing secret of the Stripe webhook endpoint (`whsec_…`).
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    stripe_webhook_secret: Option<String>,
     /// The sender of the marketplace's mail.
     #[arg(long, env = "MARKETPLACE_MAIL_FROM", global = true)]
     mail_from: Option<String>,
@@ -162,6 +174,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.media = cli.media;
     config.smtp_url = cli.smtp_url;
     config.jwt_secret = cli.jwt_secret;
+    config.stripe = cli
+        .stripe_secret_key
+        .map(|secret_key| api::payments::StripeConfig {
+            secret_key,
+            webhook_secret: cli.stripe_webhook_secret.unwrap_or_default(),
+        });
     if let Some(from) = cli.mail_from {
         config.mail_from = from;
     }

@@ -33,6 +33,8 @@ pub enum StartError {
     Search(#[from] crate::search::SearchError),
     #[error("the media store could not be opened")]
     Media(#[from] crate::media::MediaStoreError),
+    #[error("payments are misconfigured: {0}")]
+    Payments(String),
     #[error("the token signing key could not be loaded or made")]
     SigningKey(#[source] std::io::Error),
     #[error(
@@ -63,6 +65,8 @@ pub struct App {
     pub search: Arc<crate::search::Search>,
     /// Uploaded images and their variants.
     pub media: crate::media::MediaStore,
+    /// The payment provider: the sandbox, or Stripe.
+    pub payments: Arc<dyn crate::payments::PaymentProvider>,
     /// The catalog summary of the last state it was asked for (see [`AppState::catalog`]).
     catalog: Mutex<Option<(Arc<State>, Arc<crate::views::CatalogSummary>)>>,
     /// Product listings answered for the current state (see [`AppState::listing_json`]).
@@ -113,6 +117,7 @@ impl App {
         );
         let lake = Lake::open(&config.lake_location())?;
         let media = crate::media::MediaStore::open(&config.media_location())?;
+        let payments = crate::payments::provider(&config).map_err(StartError::Payments)?;
         let started = std::time::Instant::now();
         let (state, replayed) = command::replay(log.as_ref()).await?;
         tracing::info!(
@@ -150,6 +155,7 @@ impl App {
             tokens,
             search,
             media,
+            payments,
             catalog: Mutex::new(None),
             listings: Mutex::new(ListingCache::default()),
             cancel,

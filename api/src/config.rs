@@ -37,6 +37,8 @@ pub struct Config {
     /// Where uploaded images live: a directory or object-store URL (`MARKETPLACE_MEDIA`).
     /// Defaults to `<data_dir>/media`.
     pub media: Option<String>,
+    /// Stripe, when `STRIPE_SECRET_KEY` is set; the embedded sandbox provider otherwise.
+    pub stripe: Option<crate::payments::StripeConfig>,
 }
 
 impl Config {
@@ -56,6 +58,7 @@ impl Config {
             jwt_secret: None,
             auth_limits: Default::default(),
             media: None,
+            stripe: None,
         }
     }
 

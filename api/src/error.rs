@@ -130,6 +130,15 @@ impl ApiError {
         }
     }
 
+    /// A 422 naming the one field to fix.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::Invalid {
+            message: format!("{field}: {message}"),
+            fields: BTreeMap::from([(field.to_string(), message)]),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code: "malformed",

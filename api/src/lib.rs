@@ -25,6 +25,8 @@ mod health;
 pub mod kv;
 pub mod mail;
 pub mod media;
+pub mod orders;
+pub mod payments;
 pub mod purge;
 mod request;
 pub mod routes;

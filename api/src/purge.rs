@@ -1,6 +1,7 @@
 //! The scheduled purge, once a minute in `serve`: products deleted more than the restore window ago
 //! are removed for good (`product.purged`), shops whose deletion was requested 28 days ago are
-//! closed (`shop.purged`), and images unused for a day are deleted with their files.
+//! closed (`shop.purged`), and images unused for a day are deleted with their files. The same
+//! loop closes checkouts whose payment time is up (their stock goes back on sale).
 
 use crate::app::AppState;
 use chrono::{DateTime, Utc};
@@ -84,7 +85,9 @@ async fn purge_products(app: &AppState, now: DateTime<Utc>) -> usize {
 /// Runs [`purge_due`] every `every` until cancelled.
 pub async fn run(app: AppState, every: Duration, cancel: CancellationToken) {
     loop {
-        purge_due(&app, Utc::now()).await;
+        let now = Utc::now();
+        purge_due(&app, now).await;
+        crate::orders::expire_due(&app, now).await;
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(every) => {}

@@ -298,6 +298,33 @@ pub struct Page<T: ToSchema> {
 }
 
 impl<T: ToSchema> Page<T> {
+    /// Page `page` (from 1) of `items`, `per_page` (at most 100, default 20) at a time: every item
+    /// is counted, only the page's are turned into views.
+    pub fn of<I: Iterator>(
+        items: I,
+        page: Option<usize>,
+        per_page: Option<usize>,
+        mut view: impl FnMut(I::Item) -> T,
+    ) -> Page<T> {
+        let per_page = per_page.unwrap_or(20).clamp(1, 100);
+        let page = page.unwrap_or(1).max(1);
+        let first = (page - 1) * per_page;
+        let mut total = 0;
+        let mut out = Vec::new();
+        for item in items {
+            if total >= first && out.len() < per_page {
+                out.push(view(item));
+            }
+            total += 1;
+        }
+        Page {
+            items: out,
+            page,
+            per_page,
+            total,
+        }
+    }
+
     pub fn pages(&self) -> usize {
         self.total.div_ceil(self.per_page.max(1)).max(1)
     }

@@ -300,6 +300,7 @@ fn create_shop(state: &State, shop: &NewShop, ctx: &Context) -> Result<Vec<Event
         profile: Default::default(),
         settings: Default::default(),
         deletion_requested_at: None,
+        payout_account: None,
     })])
 }
 

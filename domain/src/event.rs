@@ -45,6 +45,12 @@ pub enum Event {
         owner: Option<AccountId>,
         at: DateTime<Utc>,
     },
+    #[serde(rename = "shop.payout_account_linked")]
+    ShopPayoutAccountLinked {
+        id: ShopId,
+        account: String,
+        at: DateTime<Utc>,
+    },
     #[serde(rename = "media.uploaded")]
     MediaUploaded(Box<Media>),
     #[serde(rename = "media.deleted")]
@@ -229,7 +235,8 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 40] = [
+    pub const KINDS: [&'static str; 41] = [
+        "shop.payout_account_linked",
         "site.configured",
         "cart.updated",
         "wishlist.added",
@@ -308,6 +315,7 @@ impl Event {
             Event::ShopDeletionRequested { .. } => "shop.deletion_requested",
             Event::ShopRestored { .. } => "shop.restored",
             Event::ShopPurged { .. } => "shop.purged",
+            Event::ShopPayoutAccountLinked { .. } => "shop.payout_account_linked",
             Event::MediaUploaded(_) => "media.uploaded",
             Event::MediaDeleted { .. } => "media.deleted",
             Event::ProductCreated(_) => "product.created",
@@ -353,7 +361,8 @@ impl Event {
             Event::ShopUpdated { id, .. }
             | Event::ShopDeletionRequested { id, .. }
             | Event::ShopRestored { id, .. }
-            | Event::ShopPurged { id, .. } => Some(id.to_string()),
+            | Event::ShopPurged { id, .. }
+            | Event::ShopPayoutAccountLinked { id, .. } => Some(id.to_string()),
             Event::MediaUploaded(media) => Some(media.id.to_string()),
             Event::MediaDeleted { id, .. } => Some(id.to_string()),
             Event::ProductCreated(product) => Some(product.id.to_string()),

@@ -37,6 +37,9 @@ pub struct Shop {
     /// [`SHOP_RESTORE_WINDOW_DAYS`], then the purge closes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_requested_at: Option<DateTime<Utc>>,
+    /// The shop's connected account at the payment provider (Stripe Connect), once linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_account: Option<String>,
 }
 
 /// What shoppers see of a shop besides its name and bio. Every field is optional.
@@ -162,6 +165,12 @@ pub enum ShopCommand {
     Purge {
         id: ShopId,
     },
+    /// Records the shop's connected account at the payment provider (the system, after the
+    /// provider created it).
+    LinkPayoutAccount {
+        id: ShopId,
+        account: String,
+    },
 }
 
 pub(crate) fn decide(state: &State, command: &ShopCommand, ctx: &Context) -> Result<Vec<Event>> {
@@ -196,6 +205,26 @@ pub(crate) fn decide(state: &State, command: &ShopCommand, ctx: &Context) -> Res
                     at: ctx.at,
                 }]),
             }
+        }
+        ShopCommand::LinkPayoutAccount { id, account } => {
+            if ctx.actor != Actor::System {
+                return Err(DomainError::Forbidden(
+                    "only the payment integration links payout accounts".into(),
+                ));
+            }
+            let shop = state
+                .shops
+                .get(id)
+                .ok_or_else(|| DomainError::not_found("shop", id))?;
+            crate::validate::non_empty("account", account, 100)?;
+            if shop.payout_account.as_deref() == Some(account.as_str()) {
+                return Ok(Vec::new());
+            }
+            Ok(vec![Event::ShopPayoutAccountLinked {
+                id: *id,
+                account: account.clone(),
+                at: ctx.at,
+            }])
         }
         ShopCommand::Purge { id } => {
             if ctx.actor != Actor::System {

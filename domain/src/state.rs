@@ -77,6 +77,11 @@ impl State {
                     shop.deletion_requested_at = Some(*at);
                 }
             }
+            Event::ShopPayoutAccountLinked { id, account, .. } => {
+                if let Some(shop) = self.shops.get_mut(id) {
+                    shop.payout_account = Some(account.clone());
+                }
+            }
             Event::ShopRestored { id, .. } => {
                 if let Some(shop) = self.shops.get_mut(id) {
                     shop.deletion_requested_at = None;

@@ -627,8 +627,11 @@ enum Access {
     Admin,
     /// Image uploads: sellers for their shop, admins for the site.
     SellerOrAdmin,
-    /// Authenticated by a credential of its own (refresh or reset token), never by an access token.
+    /// Authenticated by a credential of its own (refresh or reset token, a webhook signature),
+    /// never by an access token.
     OwnCredential,
+    /// Carts: shoppers and anonymous visitors.
+    Buyer,
 }
 
 /// The access of every route. A route missing here fails the test: a new route states its audience.
@@ -658,6 +661,17 @@ fn access(method: &str, path: &str) -> Option<Access> {
             Anyone
         }
         (_, "/api/shops/{id}/follow") => Shopper,
+        (_, "/api/cart" | "/api/cart/items/{product_id}" | "/api/cart/coupon") => Buyer,
+        (
+            _,
+            "/api/wishlist"
+            | "/api/wishlist/{product_id}"
+            | "/api/checkout"
+            | "/api/orders"
+            | "/api/orders/{id}"
+            | "/api/payments/sandbox/{checkout_id}",
+        ) => Shopper,
+        (_, "/api/payments/webhook") => OwnCredential,
         (_, "/api/auth/refresh" | "/api/auth/password/reset") => OwnCredential,
         (_, "/api/auth/password/change" | "/api/me") => SignedIn,
         (_, "/api/me/addresses" | "/api/me/addresses/{id}") => Shopper,
@@ -673,7 +687,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
 async fn every_route_answers_each_role_as_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let t = TestApp::start(dir.path()).await;
-    t.seed_catalog().await;
+    let catalog = t.seed_catalog().await;
     let shopper = t.user("shopper@example.com", Role::Shopper).await;
     let seller = t.user("seller@example.com", Role::Seller).await;
     let other_seller = t.user("other@example.com", Role::Seller).await;
@@ -725,6 +739,7 @@ async fn every_route_answers_each_role_as_allowed() {
         Access::Seller => matches!(role, "seller" | "other seller"),
         Access::Admin => role == "admin",
         Access::SellerOrAdmin => matches!(role, "seller" | "other seller" | "admin"),
+        Access::Buyer => matches!(role, "anonymous" | "shopper"),
     };
 
     let doc = api::openapi();
@@ -741,6 +756,8 @@ async fn every_route_answers_each_role_as_allowed() {
                 .unwrap_or_else(|| panic!("{method} {path} has no entry in the access table"));
             let uri = path
                 .replace("{slug}", "blue-b-mug-b")
+                .replace("{product_id}", &catalog.mug.to_string())
+                .replace("{checkout_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{id}", &address);
             let uri = if path.starts_with("/api/admin/users/") {
                 uri.replace(&address, &shopper.id.to_string())

@@ -7,5 +7,6 @@ mod browser;
 mod catalog;
 mod dataflow;
 mod media;
+mod orders;
 mod python_readers;
 mod support;

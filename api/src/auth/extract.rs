@@ -213,3 +213,39 @@ impl FromRequestParts<AppState> for MaybeUser {
         Ok(MaybeUser(authenticate(app, parts, CsrfPolicy::Header).ok()))
     }
 }
+
+/// Whoever owns a cart: a signed-in shopper, or else an anonymous visitor (the `sid` cookie,
+/// minted on first contact). Credentials that are present but fail (expired, revoked, banned, no
+/// CSRF header) are refused, never quietly treated as a visitor; sellers, admins and analysts are
+/// refused (403): they buy nothing with their working accounts.
+#[derive(Clone, Debug)]
+pub struct Buyer {
+    pub owner: domain::CartOwner,
+    pub actor: Actor,
+    /// The visitor's session (new when the request had none: remember it in the response).
+    pub visitor: crate::request::Visitor,
+}
+
+impl FromRequestParts<AppState> for Buyer {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let visitor = crate::request::Visitor::from_cookies(&jar);
+        let has_credentials =
+            parts.headers.contains_key(AUTHORIZATION) || jar.get(ACCESS_COOKIE).is_some();
+        let actor = if has_credentials {
+            let principal = authenticate(app, parts, CsrfPolicy::Header)?;
+            require(principal, &[Role::Shopper], "shoppers and visitors")?.actor()
+        } else {
+            Actor::Anonymous {
+                session: visitor.session,
+            }
+        };
+        let owner = domain::CartOwner::of(&actor).map_err(ApiError::from)?;
+        Ok(Buyer {
+            owner,
+            actor,
+            visitor,
+        })
+    }
+}

@@ -26,7 +26,7 @@ pub use cookies::{
     ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, clear_session, set_session,
 };
 pub use extract::{
-    Admin, Analyst, CsrfPolicy, CurrentSeller, CurrentUser, MaybeUser, Principal, Shopper,
+    Admin, Analyst, Buyer, CsrfPolicy, CurrentSeller, CurrentUser, MaybeUser, Principal, Shopper,
     Uploader, authenticate, csrf_matches,
 };
 pub use flows::{Registration, SignedIn};

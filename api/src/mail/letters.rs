@@ -15,6 +15,40 @@ pub enum Letter {
     PasswordChanged { name: String },
     /// Sent once the account exists.
     Welcome { name: String, role: String },
+    /// One order of a paid checkout, to its shopper.
+    OrderConfirmation {
+        name: String,
+        number: String,
+        shop: String,
+        lines: Vec<LetterLine>,
+        subtotal: String,
+        discount: Option<String>,
+        total: String,
+        address: String,
+    },
+    /// A new order, to the shop's seller (when the shop's settings ask for it).
+    NewOrder {
+        shop: String,
+        number: String,
+        lines: Vec<LetterLine>,
+        total: String,
+        payout: String,
+    },
+    /// An order moved on its way, to its shopper.
+    OrderStatus {
+        name: String,
+        number: String,
+        shop: String,
+        status: String,
+    },
+}
+
+/// One line of an order in a letter.
+#[derive(Clone, Debug)]
+pub struct LetterLine {
+    pub title: String,
+    pub quantity: u32,
+    pub total: String,
 }
 
 #[derive(Template)]
@@ -40,6 +74,9 @@ impl Letter {
             Letter::Reset { .. } => "reset",
             Letter::PasswordChanged { .. } => "password_changed",
             Letter::Welcome { .. } => "welcome",
+            Letter::OrderConfirmation { .. } => "order_confirmation",
+            Letter::NewOrder { .. } => "new_order",
+            Letter::OrderStatus { .. } => "order_status",
         }
     }
 
@@ -49,6 +86,13 @@ impl Letter {
             Letter::Reset { code, .. } => format!("{code} is your {site} password reset code"),
             Letter::PasswordChanged { .. } => format!("Your {site} password was changed"),
             Letter::Welcome { .. } => format!("Welcome to {site}"),
+            Letter::OrderConfirmation { number, shop, .. } => {
+                format!("Your order {number} from {shop} is confirmed")
+            }
+            Letter::NewOrder { number, .. } => format!("New order {number} on {site}"),
+            Letter::OrderStatus { number, status, .. } => {
+                format!("Your order {number}: {}", status.to_lowercase())
+            }
         }
     }
 

@@ -10,7 +10,7 @@
 mod letters;
 mod outbox;
 
-pub use letters::Letter;
+pub use letters::{Letter, LetterLine};
 pub use outbox::{Outbox, OutboxEntry};
 
 use async_trait::async_trait;

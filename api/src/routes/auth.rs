@@ -143,6 +143,7 @@ pub(super) async fn login(
         &client,
     )
     .await?;
+    crate::orders::adopt_visitor_cart(&app, &session.account, &jar).await;
     Ok(signed_in(&app, jar, session))
 }
 

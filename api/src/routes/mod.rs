@@ -6,10 +6,12 @@ mod activity;
 mod admin_accounts;
 pub mod admin_catalog;
 mod auth;
+mod cart;
 mod health;
 mod me;
 pub mod media;
 mod metrics;
+mod orders;
 mod products;
 mod seller;
 mod seller_products;
@@ -32,6 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "catalog", description = "The site, categories and products"),
         (name = "engagement", description = "What shoppers do"),
         (name = "accounts", description = "Sign-up, sign-in, sessions, passwords and the signed-in account"),
+        (name = "orders", description = "Cart, wishlist, checkout, payments and orders"),
         (name = "seller", description = "What sellers do with their shop"),
         (name = "admin", description = "What admins do: accounts, bans, admins, analysts, mail"),
         (name = "operations", description = "Health of the service and its workers"),
@@ -98,6 +101,21 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_catalog::put_site))
         .routes(routes!(admin_catalog::list_products))
         .routes(routes!(admin_catalog::hide, admin_catalog::unhide))
+        .routes(routes!(cart::get_cart))
+        .routes(routes!(cart::set_item))
+        .routes(routes!(cart::apply_code, cart::remove_code))
+        .routes(routes!(cart::wishlist))
+        .routes(routes!(cart::wish, cart::unwish))
+        .routes(routes!(orders::checkout))
+        .routes(routes!(orders::webhook))
+        .routes(routes!(orders::sandbox_pay))
+        .routes(routes!(orders::my_orders))
+        .routes(routes!(orders::my_order))
+        .routes(routes!(orders::shop_orders))
+        .routes(routes!(orders::shop_order_detail, orders::update_order))
+        .routes(routes!(orders::payouts))
+        .routes(routes!(orders::onboarding))
+        .routes(routes!(orders::admin_orders))
         .routes(routes!(health::health))
         .routes(routes!(metrics::metrics))
 }

@@ -326,6 +326,7 @@ pub async fn login(
 ) -> Response {
     match flows::sign_in(&app, &form.email, &form.password, portal.roles(), &client).await {
         Ok(session) => {
+            api::orders::adopt_visitor_cart(&app, &session.account, &jar).await;
             let jar = auth::set_session(jar, &session, app.config.secure_cookies);
             (jar, Redirect::to(&safe_next(&form.next, portal))).into_response()
         }

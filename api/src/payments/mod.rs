@@ -1,0 +1,189 @@
+//! Payments behind one trait, [`PaymentProvider`]: the embedded sandbox (default) and Stripe with
+//! Connect (`STRIPE_SECRET_KEY`, cargo feature `stripe`).
+//!
+//! The flow is Stripe's for both: a checkout asks the provider for a payment (a PaymentIntent)
+//! of the cart's total; the shopper pays on the provider's page (the sandbox's card page, or
+//! Stripe's); the provider reports the outcome with a signed webhook, which [`webhook::receive`]
+//! verifies ([`signature::verify`]) and turns into a domain command: one order per shop, exactly
+//! once. Then [`follow_up`] does what the events ask of the world outside: a transfer per shop to
+//! its connected account (the platform keeps its fee), refunds, cancelled payments, and mail.
+
+pub mod sandbox;
+pub mod signature;
+#[cfg(feature = "stripe")]
+pub mod stripe;
+pub mod webhook;
+
+use crate::app::AppState;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{CheckoutId, Event, Money, Order, Shop, State};
+
+/// What the service needs to talk to Stripe (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`).
+#[derive(Clone)]
+pub struct StripeConfig {
+    pub secret_key: String,
+    pub webhook_secret: String,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StripeConfig { secret_key: <redacted>, webhook_secret: <redacted> }")
+    }
+}
+
+/// A payment the provider opened for a checkout.
+#[derive(Clone, Debug)]
+pub struct Intent {
+    /// The provider's id of the payment (`pi_…`).
+    pub payment_ref: String,
+    /// What the browser needs to pay with Stripe.js; `None` for the sandbox, which has its own page.
+    pub client_secret: Option<String>,
+}
+
+/// A connected account and the link its seller follows to finish setting it up.
+#[derive(Clone, Debug)]
+pub struct Onboarding {
+    pub account: String,
+    pub url: String,
+}
+
+/// Money moved to a shop's connected account.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PayoutLine {
+    pub reference: String,
+    pub amount: crate::views::MoneyView,
+    /// `pending`, `available`, `paid`, …
+    pub status: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A seller's view of their money at the provider.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PayoutSummary {
+    pub provider: String,
+    /// The connected account, once there is one.
+    pub account: Option<String>,
+    /// Whether the provider pays this shop out (`false` until onboarding is complete).
+    pub payouts_enabled: bool,
+    pub available: crate::views::MoneyView,
+    pub pending: crate::views::MoneyView,
+    /// Recent transfers and payouts, newest first.
+    pub recent: Vec<PayoutLine>,
+    /// Where the seller completes their payout details, when the provider needs them to.
+    pub onboarding_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("the payment provider refused: {0}")]
+    Refused(String),
+    #[error("the payment provider could not be reached: {0}")]
+    Unreachable(String),
+}
+
+impl From<PaymentError> for crate::error::ApiError {
+    fn from(e: PaymentError) -> Self {
+        crate::error::ApiError::Unavailable(e.to_string())
+    }
+}
+
+#[async_trait]
+pub trait PaymentProvider: Send + Sync {
+    /// `sandbox` or `stripe`, as recorded on checkouts.
+    fn name(&self) -> &'static str;
+    /// The secret webhooks are signed with.
+    fn webhook_secret(&self) -> &str;
+    /// Opens a payment of `amount` for a checkout (idempotent per checkout).
+    async fn create_intent(
+        &self,
+        checkout: CheckoutId,
+        amount: Money,
+    ) -> Result<Intent, PaymentError>;
+    /// Cancels a payment that will not be made (its checkout was replaced or expired).
+    async fn cancel_intent(&self, payment_ref: &str) -> Result<(), PaymentError>;
+    /// Gives a captured payment back in full.
+    async fn refund(&self, payment_ref: &str) -> Result<(), PaymentError>;
+    /// Pays a shop its part of an order (the order's payout: its total less the platform's fee).
+    async fn transfer(
+        &self,
+        order: &Order,
+        shop: &Shop,
+        payment_ref: &str,
+    ) -> Result<(), PaymentError>;
+    /// Where the shop's seller completes their payout details, creating the shop's connected
+    /// account first when it has none; `None` when the provider needs no onboarding (sandbox).
+    async fn onboarding(
+        &self,
+        shop: &Shop,
+        email: &str,
+        return_url: &str,
+    ) -> Result<Option<Onboarding>, PaymentError>;
+    /// The shop's balance and recent payouts.
+    async fn payouts(
+        &self,
+        state: &State,
+        shop: &Shop,
+        now: DateTime<Utc>,
+    ) -> Result<PayoutSummary, PaymentError>;
+}
+
+/// The provider the configuration names: Stripe when `STRIPE_SECRET_KEY` is set (and the build has
+/// the `stripe` feature), else the sandbox.
+pub fn provider(
+    config: &crate::config::Config,
+) -> Result<std::sync::Arc<dyn PaymentProvider>, String> {
+    match &config.stripe {
+        None => Ok(std::sync::Arc::new(sandbox::Sandbox::new())),
+        #[cfg(feature = "stripe")]
+        Some(stripe) => Ok(std::sync::Arc::new(stripe::Stripe::new(stripe)?)),
+        #[cfg(not(feature = "stripe"))]
+        Some(_) => Err("STRIPE_SECRET_KEY is set, but this build has no `stripe` feature".into()),
+    }
+}
+
+/// Does what a batch of checkout, payment and order events asks of the world outside the log:
+/// cancels payments that will not be made, refunds money the marketplace cannot keep, pays each
+/// shop its part, and sends the mail. Failures are logged, never undone: the events are durable.
+pub async fn follow_up(app: &AppState, events: &[Event]) {
+    let provider = app.payments.clone();
+    for event in events {
+        match event {
+            Event::CheckoutClosed {
+                payment_ref, id, ..
+            } => {
+                if let Err(e) = provider.cancel_intent(payment_ref).await {
+                    tracing::warn!(checkout = %id, error = %e, "the provider did not cancel a closed checkout's payment");
+                }
+            }
+            Event::PaymentRefunded {
+                refund_due: true,
+                payment_ref,
+                checkout,
+                ..
+            } => {
+                if let Err(e) = provider.refund(payment_ref).await {
+                    tracing::error!(checkout = %checkout, error = %e, "a refund the marketplace owes was not made; refund it by hand");
+                }
+            }
+            Event::OrderPlaced(order) => {
+                let state = app.state();
+                let payment_ref = state
+                    .checkouts
+                    .get(&order.checkout_id)
+                    .map(|c| c.payment_ref.clone())
+                    .unwrap_or_default();
+                if let Some(shop) = state.shops.get(&order.part.shop_id)
+                    && let Err(e) = provider.transfer(order, shop, &payment_ref).await
+                {
+                    tracing::error!(order = %order.id, error = %e, "the shop's transfer was not made");
+                }
+                crate::orders::mail_order_placed(app, order).await;
+            }
+            Event::OrderStatusChanged { id, .. } => {
+                crate::orders::mail_status_changed(app, *id).await
+            }
+            _ => {}
+        }
+    }
+}
