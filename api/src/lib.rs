@@ -45,6 +45,6 @@ pub use request::{ClientAddr, Visitor, client_context};
 pub use routes::admin_catalog::{AdminProductView, admin_products};
 pub use routes::{openapi, router};
 pub use views::{
-    AccountView, CatalogSummary, MoneyView, Page, ProductFilter, ProductSort, ProductView,
-    ShopView, SiteView, role_name,
+    AccountView, AddressView, CatalogSummary, MoneyView, Page, ProductFilter, ProductSort,
+    ProductView, ShopView, SiteView, role_name,
 };

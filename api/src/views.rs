@@ -290,14 +290,14 @@ fn newest_first(a: &&Product, b: &&Product) -> std::cmp::Ordering {
 
 /// One page of a list.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct Page<T: ToSchema> {
+pub struct Page<T> {
     pub items: Vec<T>,
     pub page: usize,
     pub per_page: usize,
     pub total: usize,
 }
 
-impl<T: ToSchema> Page<T> {
+impl<T> Page<T> {
     /// Page `page` (from 1) of `items`, `per_page` (at most 100, default 20) at a time: every item
     /// is counted, only the page's are turned into views.
     pub fn of<I: Iterator>(

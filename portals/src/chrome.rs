@@ -23,6 +23,10 @@ pub struct Chrome {
     pub stale: bool,
     /// The admin section this page belongs to (`dashboard`, `users`, …), for the sub-navigation.
     pub section: &'static str,
+    /// How many items the shopper's (or visitor's) cart holds, for the shop portal's header.
+    pub cart_items: u32,
+    /// Whether the header offers the shopper's own links (orders, wishlist).
+    pub shopper: bool,
 }
 
 impl Chrome {
@@ -37,6 +41,8 @@ impl Chrome {
             csrf: String::new(),
             stale: false,
             section: "",
+            cart_items: 0,
+            shopper: false,
         }
     }
 
@@ -51,6 +57,15 @@ impl Chrome {
         });
         chrome.csrf = viewer.csrf.clone();
         chrome.stale = viewer.stale;
+        if portal == "shop"
+            && let Ok((_, owner)) = viewer.buyer()
+        {
+            chrome.shopper = owner.account().is_some();
+            chrome.cart_items = state
+                .carts
+                .get(&owner)
+                .map_or(0, |c| c.lines.iter().map(|l| l.quantity).sum());
+        }
         chrome
     }
 

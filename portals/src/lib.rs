@@ -32,6 +32,9 @@ pub fn site(app: AppState) -> Router {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
     Anyone,
+    /// Carts: shoppers and visitors who are not signed in (sellers, admins and analysts buy
+    /// nothing with their working accounts).
+    Buyer,
     SignedIn,
     Shopper,
     Seller,
@@ -59,8 +62,8 @@ fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>
 pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
     use pages::{
-        account, admin, admin_accounts, admin_catalog, auth, browse, seller, seller_products,
-        seller_shop, shop, shop_page,
+        account, admin, admin_accounts, admin_catalog, auth, browse, cart, checkout, orders,
+        seller, seller_products, seller_shop, shop, shop_page,
     };
     vec![
         page("/", Anyone, get(shop::home)),
@@ -69,6 +72,40 @@ pub fn pages() -> Vec<PageRoute> {
         page("/offers", Anyone, get(browse::offers)),
         page("/shops/{slug}", Anyone, get(shop_page::show)),
         page("/shops/{slug}/follow", Shopper, post(shop_page::follow)),
+        page("/cart", Buyer, get(cart::show)),
+        page("/cart/items/{id}", Buyer, post(cart::set_item)),
+        page("/cart/coupon", Buyer, post(cart::apply_code)),
+        page("/cart/coupon/remove", Buyer, post(cart::remove_code)),
+        page("/wishlist", Shopper, get(cart::wishlist)),
+        page("/wishlist/{id}", Shopper, post(cart::wish)),
+        page(
+            "/checkout",
+            Shopper,
+            get(checkout::show).post(checkout::submit),
+        ),
+        page(
+            "/pay/{id}",
+            Shopper,
+            get(checkout::pay_form).post(checkout::pay),
+        ),
+        page("/checkout/{id}/done", Shopper, get(checkout::done)),
+        page("/orders", Shopper, get(orders::mine)),
+        page("/orders/{id}", Shopper, get(orders::one_of_mine)),
+        page("/seller/orders", Seller, get(orders::shop_orders)),
+        page("/seller/orders/{id}", Seller, get(orders::shop_order)),
+        page(
+            "/seller/orders/{id}/status",
+            Seller,
+            post(orders::set_status),
+        ),
+        page("/seller/payouts", Seller, get(orders::payouts)),
+        page(
+            "/seller/payouts/onboarding",
+            Seller,
+            post(orders::onboarding),
+        ),
+        page("/admin/orders", Admin, get(orders::all_orders)),
+        page("/admin/payments", Admin, get(orders::payments)),
         // Sign-up, sign-in and sign-out: the same handlers serve the shop and the seller portal
         // (and sign-in the admin portal); the path says which.
         page("/signup", Anyone, get(auth::signup_form).post(auth::signup)),

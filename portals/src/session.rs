@@ -87,6 +87,8 @@ pub struct Viewer {
     /// The access token is missing or expired but a session cookie suggests a refresh could
     /// sign the browser back in (the page's script tries once).
     pub stale: bool,
+    /// The browser session (the `sid` cookie; new when the request had none).
+    pub visitor: api::Visitor,
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -107,6 +109,7 @@ impl FromRequestParts<AppState> for Viewer {
             new_csrf: existing.is_none(),
             csrf: existing.unwrap_or_else(api::auth::tokens::random_token),
             stale,
+            visitor: api::Visitor::from_cookies(&jar),
         })
     }
 }
@@ -114,6 +117,30 @@ impl FromRequestParts<AppState> for Viewer {
 impl Viewer {
     pub fn principal(&self) -> Option<&Principal> {
         self.auth.as_ref().ok()
+    }
+
+    /// Who shops on this page and whose cart it is: a signed-in shopper, or the browser session
+    /// of anyone not signed in. A signed-in seller, admin or analyst, or a banned account, gets
+    /// the sentence saying why not.
+    pub fn buyer(&self) -> Result<(domain::Actor, domain::CartOwner), String> {
+        let actor = match &self.auth {
+            Ok(principal) if principal.account.role == Role::Shopper => principal.actor(),
+            Ok(principal) => {
+                return Err(format!(
+                    "You are signed in as {} ({}): sellers, admins and analysts buy nothing with their working accounts. Sign out and shop as a shopper.",
+                    principal.account.email,
+                    api::role_name(principal.account.role)
+                ));
+            }
+            Err(ApiError::Banned(reason)) => {
+                return Err(format!("This account is banned: {reason}"));
+            }
+            Err(_) => domain::Actor::Anonymous {
+                session: self.visitor.session,
+            },
+        };
+        let owner = domain::CartOwner::of(&actor).map_err(|e| e.to_string())?;
+        Ok((actor, owner))
     }
 
     /// Adds the CSRF cookie when this page minted it (so its forms can be posted).

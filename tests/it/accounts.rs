@@ -1025,6 +1025,7 @@ async fn every_portal_page_answers_each_role_as_allowed() {
         .unwrap();
     let allowed = |audience: Audience, role: &str| match audience {
         Audience::Anyone => true,
+        Audience::Buyer => matches!(role, "shopper" | "anonymous"),
         Audience::SignedIn => !matches!(role, "anonymous" | "banned"),
         Audience::Shopper => role == "shopper",
         Audience::Seller => matches!(role, "seller" | "other seller"),

@@ -58,7 +58,7 @@ fn product_form(
 ) -> Response {
     let state = app.state();
     let page = ProductFormPage {
-        chrome: Chrome::with(&state, "seller", viewer),
+        chrome: Chrome::with(&state, "seller", viewer).in_section("products"),
         action: editing.map_or_else(
             || "/seller/products/new".to_string(),
             |id| format!("/seller/products/{id}/edit"),

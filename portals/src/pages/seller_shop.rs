@@ -82,7 +82,7 @@ fn page(
 ) -> Response {
     let state = app.state();
     let page = ShopSettingsPage {
-        chrome: Chrome::with(&state, "seller", viewer),
+        chrome: Chrome::with(&state, "seller", viewer).in_section("shop"),
         shop_name: shop.name.clone(),
         shop_slug: shop.slug.clone(),
         categories: category_options(&state)

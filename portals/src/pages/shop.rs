@@ -216,6 +216,11 @@ pub struct ProductPage {
     hue: u16,
     initials: String,
     shop_initial: String,
+    /// How many the viewer's cart holds already.
+    in_cart: u32,
+    in_wishlist: bool,
+    /// Why the viewer cannot buy here (signed in as a seller, admin or analyst).
+    cannot_buy: Option<String>,
 }
 
 /// `/products/{slug}`: the product page. Opening it records a `product_view`.
@@ -251,7 +256,26 @@ pub async fn product(
         tracing::warn!(product.slug = %slug, error = %e, "could not record a product view");
     }
     let p = ProductView::build(&state, product);
+    let (in_cart, cannot_buy) = match viewer.buyer() {
+        Ok((_, owner)) => (
+            state
+                .carts
+                .get(&owner)
+                .map_or(0, |c| c.quantity_of(product.id)),
+            None,
+        ),
+        Err(why) => (0, Some(why)),
+    };
+    let in_wishlist = viewer.principal().is_some_and(|me| {
+        state
+            .wishlists
+            .get(&me.account.id)
+            .is_some_and(|l| l.contains(&product.id))
+    });
     let page = ProductPage {
+        in_cart,
+        in_wishlist,
+        cannot_buy,
         chrome: Chrome::with(&state, "shop", &viewer),
         category_name: state
             .site
