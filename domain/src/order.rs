@@ -88,11 +88,11 @@ pub struct Order {
 }
 
 impl Order {
-    /// A short reference people can read out ("M-3F9A2C7D").
+    /// A short reference people can read out ("M-3F9A2C7D"), from the id's shop-mixed tail.
     pub fn number(&self) -> String {
         format!(
             "M-{}",
-            &self.id.0.simple().to_string()[..8].to_ascii_uppercase()
+            &self.id.0.simple().to_string()[24..].to_ascii_uppercase()
         )
     }
 }

@@ -63,7 +63,7 @@ pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
     use pages::{
         account, admin, admin_accounts, admin_catalog, auth, browse, cart, checkout, orders,
-        seller, seller_products, seller_shop, shop, shop_page,
+        seller, seller_codes, seller_products, seller_shop, shop, shop_page,
     };
     vec![
         page("/", Anyone, get(shop::home)),
@@ -99,6 +99,16 @@ pub fn pages() -> Vec<PageRoute> {
             post(orders::set_status),
         ),
         page("/seller/payouts", Seller, get(orders::payouts)),
+        page(
+            "/seller/codes",
+            Seller,
+            get(seller_codes::show).post(seller_codes::create),
+        ),
+        page(
+            "/seller/codes/{id}/delete",
+            Seller,
+            post(seller_codes::delete),
+        ),
         page(
             "/seller/payouts/onboarding",
             Seller,

@@ -206,6 +206,8 @@ pub struct OrderView {
     #[serde(flatten)]
     pub part: ShopPartView,
     pub address: AddressView,
+    /// How many items (the sum of the quantities).
+    pub items: u32,
     pub status: String,
     pub status_label: String,
     /// Every status the order reached, oldest first.
@@ -230,6 +232,7 @@ impl OrderView {
             checkout_id: order.checkout_id.0,
             part: ShopPartView::build(state, &order.part),
             address: AddressView::from(&order.address),
+            items: order.part.lines.iter().map(|l| l.quantity).sum(),
             status: order.status.as_str().into(),
             status_label: order.status.label().into(),
             history: order

@@ -57,8 +57,9 @@ pub async fn show(State(app): State<AppState>, viewer: Viewer, jar: CookieJar) -
 
 #[derive(Deserialize)]
 pub struct ItemForm {
-    #[serde(default = "one")]
-    quantity: u32,
+    /// As typed (forms send text); empty means one.
+    #[serde(default)]
+    quantity: String,
     #[serde(default)]
     color: String,
     #[serde(default)]
@@ -66,10 +67,6 @@ pub struct ItemForm {
     /// Where to go afterwards (the cart by default).
     #[serde(default)]
     next: String,
-}
-
-fn one() -> u32 {
-    1
 }
 
 /// Adds a product to the cart or sets its quantity (0 removes it).
@@ -85,6 +82,16 @@ pub async fn set_item(
         Ok(buyer) => buyer,
         Err(why) => return super::refused_page(&app, &viewer, Portal::Shop, &why),
     };
+    let quantity = match form.quantity.trim() {
+        "" => 1,
+        typed => match typed.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                let why = format!("“{typed}” is not a quantity: type a whole number such as 2");
+                return cart_page(&app, &viewer, Some(why));
+            }
+        },
+    };
     let product = ProductId(product);
     let before = app
         .state()
@@ -98,14 +105,14 @@ pub async fn set_item(
         .collect();
     let command = CartCommand::SetItem {
         product,
-        quantity: form.quantity,
+        quantity,
         options,
     };
     let jar = viewer.visitor.remember(jar, app.config.secure_cookies);
     if let Err(e) = app.execute(actor, Command::Cart(command)).await {
         return (jar, cart_page(&app, &viewer, Some(e.public_message()))).into_response();
     }
-    if form.quantity > before {
+    if quantity > before {
         let details = ActivityDetails {
             product_id: Some(product),
             client: client_context(&headers),

@@ -8,6 +8,7 @@ pub mod cart;
 pub mod checkout;
 pub mod orders;
 pub mod seller;
+pub mod seller_codes;
 pub mod seller_products;
 pub mod seller_shop;
 pub mod shop;
