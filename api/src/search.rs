@@ -250,8 +250,16 @@ pub fn touched(events: &[domain::Event]) -> Vec<ProductId> {
         .iter()
         .filter_map(|event| match event {
             Event::ProductCreated(p) => Some(p.id),
-            Event::ProductUpdated { id, .. }
-            | Event::ProductDeleted { id, .. }
+            // Stock, prices, status and images are not in the index (the state filters on them).
+            Event::ProductUpdated { id, changes, .. } => {
+                let words = changes.title.is_some()
+                    || changes.description.is_some()
+                    || changes.category.is_some()
+                    || changes.subcategory.is_some()
+                    || changes.details.is_some();
+                words.then_some(*id)
+            }
+            Event::ProductDeleted { id, .. }
             | Event::ProductRestored { id, .. }
             | Event::ProductPurged { id, .. }
             | Event::ProductModerated { id, .. } => Some(*id),

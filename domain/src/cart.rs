@@ -2,6 +2,7 @@
 //! until they sign in, then joins their account's cart.
 
 use crate::Result;
+use crate::activity::{ActivityDetails, ClientContext};
 use crate::actor::{Actor, Role};
 use crate::command::Context;
 use crate::discount::normalize_code;
@@ -101,6 +102,9 @@ pub enum CartCommand {
         product: ProductId,
         quantity: u32,
         options: BTreeMap<String, String>,
+        /// Where the shopper is (device, country): recorded with the `add_to_cart` activity when
+        /// the quantity goes up.
+        client: ClientContext,
     },
     ApplyCode {
         code: String,
@@ -116,8 +120,14 @@ pub enum CartCommand {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WishlistCommand {
-    Add { product: ProductId },
-    Remove { product: ProductId },
+    /// `client` goes with the `add_to_wishlist` activity.
+    Add {
+        product: ProductId,
+        client: ClientContext,
+    },
+    Remove {
+        product: ProductId,
+    },
 }
 
 pub(crate) fn decide(state: &State, command: &CartCommand, ctx: &Context) -> Result<Vec<Event>> {
@@ -128,12 +138,24 @@ pub(crate) fn decide(state: &State, command: &CartCommand, ctx: &Context) -> Res
         .cloned()
         .unwrap_or_else(|| Cart::empty(owner, ctx.at));
     let mut cart = current.clone();
+    let mut activity = None;
     match command {
         CartCommand::SetItem {
             product,
             quantity,
             options,
-        } => set_item(state, &mut cart, *product, *quantity, options, ctx)?,
+            client,
+        } => {
+            set_item(state, &mut cart, *product, *quantity, options, ctx)?;
+            if *quantity > current.quantity_of(*product) {
+                activity = Some(Event::AddToCart(ActivityDetails {
+                    product_id: Some(*product),
+                    shop_id: state.products.get(product).map(|p| p.shop_id),
+                    query: None,
+                    client: client.clone(),
+                }));
+            }
+        }
         CartCommand::ApplyCode { code } => apply_code(state, &mut cart, code, ctx)?,
         CartCommand::RemoveCode { code } => {
             let name = normalize_code(code)?;
@@ -148,7 +170,9 @@ pub(crate) fn decide(state: &State, command: &CartCommand, ctx: &Context) -> Res
     if cart == current {
         return Ok(Vec::new());
     }
-    Ok(vec![updated(cart, ctx.at)])
+    Ok(std::iter::once(updated(cart, ctx.at))
+        .chain(activity)
+        .collect())
 }
 
 fn updated(mut cart: Cart, at: DateTime<Utc>) -> Event {
@@ -350,7 +374,7 @@ pub(crate) fn decide_wishlist(
     let list = state.wishlists.get(&account);
     let has = |p: &ProductId| list.is_some_and(|l| l.contains(p));
     match command {
-        WishlistCommand::Add { product } => {
+        WishlistCommand::Add { product, client } => {
             if !state.products.get(product).is_some_and(|p| p.is_visible()) {
                 return Err(DomainError::not_found("product", product));
             }
@@ -362,11 +386,20 @@ pub(crate) fn decide_wishlist(
                     "a wishlist holds at most {MAX_WISHLIST} products"
                 )));
             }
-            Ok(vec![Event::WishlistAdded {
-                account,
-                product: *product,
-                at: ctx.at,
-            }])
+            let shop_id = state.products.get(product).map(|p| p.shop_id);
+            Ok(vec![
+                Event::WishlistAdded {
+                    account,
+                    product: *product,
+                    at: ctx.at,
+                },
+                Event::AddToWishlist(ActivityDetails {
+                    product_id: Some(*product),
+                    shop_id,
+                    query: None,
+                    client: client.clone(),
+                }),
+            ])
         }
         WishlistCommand::Remove { product } => Ok(if has(product) {
             vec![Event::WishlistRemoved {

@@ -976,6 +976,7 @@ mod tests {
             product: product(p),
             quantity,
             options: Default::default(),
+            client: Default::default(),
         };
         run(state, Command::Cart(command), who)
     }

@@ -10,7 +10,6 @@ use anyhow::Context as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 
 /// Seeds the catalog, serves it, and measures each target with a load-generating child process.
 pub async fn bench(
@@ -104,7 +103,7 @@ pub async fn bench(
     Ok(())
 }
 
-async fn serve(router: axum::Router) -> anyhow::Result<std::net::SocketAddr> {
+pub(super) async fn serve(router: axum::Router) -> anyhow::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -205,62 +204,20 @@ async fn connection(
     warm_until: Instant,
     deadline: Instant,
 ) -> anyhow::Result<(Vec<f64>, u64)> {
-    let socket = tokio::net::TcpStream::connect(addr).await?;
-    socket.set_nodelay(true)?;
-    let mut stream = BufStream::new(socket);
+    let mut connection = super::http::Connection::open(addr).await?;
     let mut latencies = Vec::new();
     let mut errors = 0;
-    let mut line = String::new();
-    let mut body = Vec::new();
     for n in first.. {
         let started = Instant::now();
         if started >= deadline {
             break;
         }
-        let path = &paths[n % paths.len()];
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: */*\r\n\r\n").as_bytes(),
-            )
+        let answer = connection
+            .send("GET", &paths[n % paths.len()], &[], None)
             .await?;
-        stream.flush().await?;
-        line.clear();
-        stream.read_line(&mut line).await?;
-        let status = line.split(' ').nth(1).unwrap_or("").to_string();
-        let (mut length, mut chunked) = (0usize, false);
-        loop {
-            line.clear();
-            if stream.read_line(&mut line).await? == 0 {
-                anyhow::bail!("the server closed the connection");
-            }
-            let header = line.trim_end().to_ascii_lowercase();
-            if header.is_empty() {
-                break;
-            }
-            if let Some(v) = header.strip_prefix("content-length:") {
-                length = v.trim().parse()?;
-            } else if header.starts_with("transfer-encoding:") && header.contains("chunked") {
-                chunked = true;
-            }
-        }
-        if chunked {
-            loop {
-                line.clear();
-                stream.read_line(&mut line).await?;
-                let size = usize::from_str_radix(line.trim(), 16)?;
-                body.resize(size + 2, 0);
-                stream.read_exact(&mut body).await?;
-                if size == 0 {
-                    break;
-                }
-            }
-        } else {
-            body.resize(length, 0);
-            stream.read_exact(&mut body).await?;
-        }
         if started >= warm_until {
             latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-            if status != "200" {
+            if answer.status != 200 {
                 errors += 1;
             }
         }

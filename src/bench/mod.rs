@@ -2,7 +2,9 @@
 //! same run. Performance claims live here, never in timed unit tests.
 
 mod api;
+mod checkout;
 mod compaction;
+mod http;
 mod log;
 mod sink;
 
@@ -52,6 +54,18 @@ pub enum Bench {
         connections: usize,
         /// Seconds of load per target (after a one-second warm-up).
         #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
+    /// `--shoppers` concurrent shoppers each fill a cart from two shops, check out and have the
+    /// payment confirmed by a signed webhook (the sandbox provider's), over and over: paid
+    /// orders per second through the whole path, and each step's latency.
+    Checkout {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 64)]
+        shoppers: usize,
+        /// Seconds of load (after a one-second warm-up).
+        #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
     /// The load generator `bench api` runs in a second process.
@@ -111,6 +125,11 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             connections,
             seconds,
         } => api::bench(data_dir, json, products, connections, seconds).await,
+        Bench::Checkout {
+            json,
+            shoppers,
+            seconds,
+        } => checkout::bench(data_dir, json, shoppers, seconds).await,
         Bench::ApiLoad {
             target,
             paths,

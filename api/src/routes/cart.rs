@@ -12,7 +12,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::cookie::CookieJar;
-use domain::{ActivityDetails, ActivityKind, CartCommand, Command, ProductId, WishlistCommand};
+use domain::{CartCommand, Command, ProductId, WishlistCommand};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -57,43 +57,14 @@ pub(super) async fn set_item(
     body: Result<Json<CartItem>, JsonRejection>,
 ) -> Result<(CookieJar, Json<CartView>), ApiError> {
     let Json(item) = body?;
-    let product = ProductId(product);
-    let before = app
-        .state()
-        .carts
-        .get(&buyer.owner)
-        .map_or(0, |c| c.quantity_of(product));
     let command = CartCommand::SetItem {
-        product,
+        product: ProductId(product),
         quantity: item.quantity,
         options: item.options,
+        client: client_context(&headers),
     };
     app.execute(buyer.actor, Command::Cart(command)).await?;
-    if item.quantity > before {
-        record(&app, &buyer, &headers, ActivityKind::AddToCart, product).await;
-    }
     Ok(answer(&app, &buyer, jar))
-}
-
-/// Records what a shopper did for analytics; a failure there never fails their request.
-async fn record(
-    app: &AppState,
-    buyer: &Buyer,
-    headers: &HeaderMap,
-    kind: ActivityKind,
-    product: ProductId,
-) {
-    let details = ActivityDetails {
-        product_id: Some(product),
-        client: client_context(headers),
-        ..Default::default()
-    };
-    if let Err(e) = app
-        .execute(buyer.actor, Command::RecordActivity { kind, details })
-        .await
-    {
-        tracing::debug!(error = %e, "activity not recorded");
-    }
 }
 
 #[derive(Deserialize, ToSchema, IntoParams)]
@@ -161,27 +132,12 @@ pub(super) async fn wish(
     headers: HeaderMap,
     Path(product): Path<uuid::Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let product = ProductId(product);
-    let events = app
-        .execute(
-            user.actor(),
-            Command::Wishlist(WishlistCommand::Add { product }),
-        )
+    let command = WishlistCommand::Add {
+        product: ProductId(product),
+        client: client_context(&headers),
+    };
+    app.execute(user.actor(), Command::Wishlist(command))
         .await?;
-    if !events.is_empty() {
-        let details = ActivityDetails {
-            product_id: Some(product),
-            client: client_context(&headers),
-            ..Default::default()
-        };
-        let activity = Command::RecordActivity {
-            kind: ActivityKind::AddToWishlist,
-            details,
-        };
-        if let Err(e) = app.execute(user.actor(), activity).await {
-            tracing::debug!(error = %e, "activity not recorded");
-        }
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 

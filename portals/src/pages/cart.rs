@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use domain::{ActivityDetails, ActivityKind, CartCommand, Command, ProductId, WishlistCommand};
+use domain::{CartCommand, Command, ProductId, WishlistCommand};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -78,7 +78,7 @@ pub async fn set_item(
     Path(product): Path<uuid::Uuid>,
     CsrfForm(form): CsrfForm<ItemForm>,
 ) -> Response {
-    let (actor, owner) = match viewer.buyer() {
+    let (actor, _) = match viewer.buyer() {
         Ok(buyer) => buyer,
         Err(why) => return super::refused_page(&app, &viewer, Portal::Shop, &why),
     };
@@ -92,39 +92,20 @@ pub async fn set_item(
             }
         },
     };
-    let product = ProductId(product);
-    let before = app
-        .state()
-        .carts
-        .get(&owner)
-        .map_or(0, |c| c.quantity_of(product));
     let options: BTreeMap<String, String> = [("color", form.color), ("size", form.size)]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     let command = CartCommand::SetItem {
-        product,
+        product: ProductId(product),
         quantity,
         options,
+        client: client_context(&headers),
     };
     let jar = viewer.visitor.remember(jar, app.config.secure_cookies);
     if let Err(e) = app.execute(actor, Command::Cart(command)).await {
         return (jar, cart_page(&app, &viewer, Some(e.public_message()))).into_response();
-    }
-    if quantity > before {
-        let details = ActivityDetails {
-            product_id: Some(product),
-            client: client_context(&headers),
-            ..Default::default()
-        };
-        let activity = Command::RecordActivity {
-            kind: ActivityKind::AddToCart,
-            details,
-        };
-        if let Err(e) = app.execute(actor, activity).await {
-            tracing::debug!(error = %e, "add_to_cart not recorded");
-        }
     }
     let next = if form.next.is_empty() {
         "/cart".to_string()
@@ -227,29 +208,16 @@ pub async fn wish(
     let command = if form.action == "remove" {
         WishlistCommand::Remove { product }
     } else {
-        WishlistCommand::Add { product }
+        WishlistCommand::Add {
+            product,
+            client: client_context(&headers),
+        }
     };
-    let adding = matches!(command, WishlistCommand::Add { .. });
-    match app
+    if let Err(e) = app
         .execute(principal.actor(), Command::Wishlist(command))
         .await
     {
-        Ok(events) if adding && !events.is_empty() => {
-            let details = ActivityDetails {
-                product_id: Some(product),
-                client: client_context(&headers),
-                ..Default::default()
-            };
-            let activity = Command::RecordActivity {
-                kind: ActivityKind::AddToWishlist,
-                details,
-            };
-            if let Err(e) = app.execute(principal.actor(), activity).await {
-                tracing::debug!(error = %e, "add_to_wishlist not recorded");
-            }
-        }
-        Ok(_) => {}
-        Err(e) => return super::not_found_page(&app, &viewer, "shop", e.public_message()),
+        return super::not_found_page(&app, &viewer, "shop", e.public_message());
     }
     let next = if form.next.is_empty() {
         "/wishlist".to_string()
