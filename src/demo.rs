@@ -30,6 +30,10 @@ pub struct DemoOptions {
     /// Make product pictures (three per shop, stored like uploads).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub pictures: bool,
+    /// Paid checkouts spread over the last two weeks (by demo shoppers, some with a code; older
+    /// orders shipped or delivered, some reviewed).
+    #[arg(long, default_value_t = 150)]
+    pub orders: usize,
 }
 
 impl Default for DemoOptions {
@@ -40,6 +44,7 @@ impl Default for DemoOptions {
             activity: 6000,
             seed: 42,
             pictures: true,
+            orders: 150,
         }
     }
 }
@@ -617,15 +622,255 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
         }
         bar.inc(chunk.len() as u64);
     }
+    bar.set_message("orders");
+    let placed = seed_orders(app, options, &products, &mut rng, history_start).await?;
     bar.finish_with_message("done");
     eprintln!(
-        "Demo marketplace ready: {} shops, {} products, {} activity events.",
+        "Demo marketplace ready: {} shops, {} products, {} activity events, {placed} orders.",
         options.shops,
         products.len(),
         options.activity
     );
     Ok(())
 }
+
+const FIRST_NAMES: &[&str] = &[
+    "Ada", "Ben", "Chloé", "Dario", "Emma", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Kira",
+    "Luca", "Mia", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sven", "Tara",
+];
+const LAST_NAMES: &[&str] = &[
+    "Berg", "Costa", "Dubois", "Evans", "Fischer", "García", "Hansen", "Rossi", "Smith", "Weber",
+];
+
+/// Demo shoppers (`shopper1@demo.test`, …) buy through the same commands as the portals: a cart
+/// of one to three products from one or two shops, sometimes a shop's code, a checkout, and the
+/// payment the sandbox would confirm. Orders older than a few days have moved on (shipped,
+/// delivered); some delivered ones are reviewed. Returns the orders placed.
+async fn seed_orders(
+    app: &api::AppState,
+    options: &DemoOptions,
+    products: &[(ProductId, ShopId)],
+    rng: &mut StdRng,
+    history_start: chrono::DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    use domain::{
+        AccountCommand, Address, AddressId, CartCommand, CheckoutCommand, CheckoutId,
+        DeliveryStatus, OrderCommand, PaymentCommand, ReviewCommand, ReviewId,
+    };
+    if options.orders == 0 || products.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let mut shoppers = Vec::new();
+    for n in 0..20 {
+        let name = format!(
+            "{} {}",
+            FIRST_NAMES[n % FIRST_NAMES.len()],
+            LAST_NAMES[(n * 7) % LAST_NAMES.len()]
+        );
+        let email = format!("shopper{}@{DEMO_DOMAIN}", n + 1);
+        let id = demo_account(
+            app,
+            &email,
+            &name,
+            Role::Shopper,
+            history_start - Duration::days(20),
+        )
+        .await?;
+        let (country, cities) = COUNTRIES[n % COUNTRIES.len()];
+        let address = AddressId(uuid(rng));
+        if app
+            .state()
+            .accounts
+            .get(&id)
+            .is_some_and(|a| a.addresses.is_empty())
+        {
+            let add = AccountCommand::AddAddress {
+                account: id,
+                address: Address {
+                    id: address,
+                    label: "Home".into(),
+                    name: name.clone(),
+                    street: format!("{} Market Street", rng.random_range(1..200)),
+                    city: cities[n % cities.len()].to_string(),
+                    zip: format!("{:05}", rng.random_range(10000..99999)),
+                    country: country.to_string(),
+                    is_default: true,
+                },
+            };
+            let actor = Actor::Account {
+                role: Role::Shopper,
+                id,
+            };
+            app.execute_at(
+                actor,
+                Command::Account(add),
+                history_start - Duration::days(19),
+            )
+            .await
+            .context("adding a demo shopper's address")?;
+        }
+        let address = app.state().accounts[&id].addresses[0].id;
+        shoppers.push((id, address));
+    }
+    let mut times: Vec<chrono::DateTime<Utc>> = (0..options.orders)
+        .map(|_| history_start + Duration::seconds(rng.random_range(0..14 * 24 * 3600)))
+        .collect();
+    times.sort();
+    let mut placed = 0;
+    for at in times {
+        let (shopper, address) = *shoppers.choose(rng).expect("shoppers");
+        let actor = Actor::Account {
+            role: Role::Shopper,
+            id: shopper,
+        };
+        let state = app.state();
+        let first = products.choose(rng).expect("products").1;
+        let second = products.choose(rng).expect("products").1;
+        let mut lines = 0;
+        for _ in 0..rng.random_range(1..=3) {
+            let shop = if rng.random_bool(0.7) { first } else { second };
+            let candidates: Vec<&(ProductId, ShopId)> =
+                products.iter().filter(|(_, s)| *s == shop).collect();
+            let &&(product, _) = candidates.choose(rng).expect("every shop has products");
+            let ok = state.products.get(&product).is_some_and(|p| {
+                p.stock > 2
+                    && p.is_visible()
+                    && p.details.starts_at.is_none_or(|s| s <= at)
+                    && p.details.ends_at.is_none_or(|e| e > at)
+            });
+            if !ok {
+                continue;
+            }
+            let set = CartCommand::SetItem {
+                product,
+                quantity: rng.random_range(1..=2),
+                options: Default::default(),
+                client: ClientContext {
+                    device: Device::Desktop,
+                    country: None,
+                    city: None,
+                },
+            };
+            if app.execute_at(actor, Command::Cart(set), at).await.is_ok() {
+                lines += 1;
+            }
+        }
+        if lines == 0 {
+            continue;
+        }
+        if rng.random_bool(0.2) {
+            let codes: Vec<String> = app
+                .state()
+                .discount_codes
+                .values()
+                .filter(|c| c.shop_id == first)
+                .map(|c| c.code.clone())
+                .collect();
+            if let Some(code) = codes.first() {
+                let apply = CartCommand::ApplyCode { code: code.clone() };
+                let _ = app.execute_at(actor, Command::Cart(apply), at).await;
+            }
+        }
+        let state = app.state();
+        let Some(cart) = state.carts.get(&domain::CartOwner::Account(shopper)) else {
+            continue;
+        };
+        let priced = domain::price_cart(&state, cart, at);
+        if !priced.problems.is_empty() {
+            // Leave it be: an abandoned cart is part of the story too.
+            continue;
+        }
+        let checkout = CheckoutId(uuid(rng));
+        let payment_ref = format!("pi_sbx_{}", checkout.0.simple());
+        let open = CheckoutCommand::Open {
+            id: checkout,
+            address,
+            provider: "sandbox".into(),
+            payment_ref: payment_ref.clone(),
+            amount: priced.total,
+        };
+        app.execute_at(actor, Command::Checkout(open), at)
+            .await
+            .context("opening a demo checkout")?;
+        let paid = PaymentCommand::Succeeded {
+            checkout,
+            payment_ref,
+            amount: priced.total,
+        };
+        let events = app
+            .execute_at(
+                Actor::System,
+                Command::Payment(paid),
+                at + Duration::minutes(2),
+            )
+            .await
+            .context("paying a demo checkout")?;
+        for event in &events {
+            let domain::Event::OrderPlaced(order) = event else {
+                continue;
+            };
+            placed += 1;
+            let age = now - at;
+            let reached = match age.num_days() {
+                0 => DeliveryStatus::Ordered,
+                1 => DeliveryStatus::Packed,
+                2..=3 => DeliveryStatus::Shipped,
+                4 => DeliveryStatus::OutForDelivery,
+                _ => DeliveryStatus::Delivered,
+            };
+            let Some(seller) = state.shops.get(&order.part.shop_id).and_then(|s| s.owner) else {
+                continue;
+            };
+            let seller = Actor::Account {
+                role: Role::Seller,
+                id: seller,
+            };
+            for (step, status) in DeliveryStatus::ALL.iter().enumerate().skip(1) {
+                if *status > reached {
+                    break;
+                }
+                let move_on = OrderCommand::SetDeliveryStatus {
+                    id: order.id,
+                    status: *status,
+                };
+                app.execute_at(
+                    seller,
+                    Command::Order(move_on),
+                    at + Duration::hours(10 * step as i64),
+                )
+                .await
+                .context("moving a demo order on")?;
+            }
+            if reached == DeliveryStatus::Delivered && rng.random_bool(0.5) {
+                for line in &order.part.lines {
+                    let rating = *[5u8, 5, 5, 4, 4, 3, 2].choose(rng).expect("ratings");
+                    let text = REVIEW_TEXTS[usize::from(rating) % REVIEW_TEXTS.len()].to_string();
+                    let review = ReviewCommand::Post {
+                        id: ReviewId(uuid(rng)),
+                        product: line.product_id,
+                        rating,
+                        text,
+                    };
+                    // A second order of the same product is not reviewed twice.
+                    let _ = app
+                        .execute_at(actor, Command::Review(review), at + Duration::days(5))
+                        .await;
+                }
+            }
+        }
+    }
+    Ok(placed)
+}
+
+const REVIEW_TEXTS: &[&str] = &[
+    "Arrived quickly and looks even better than in the photos.",
+    "Good quality for the price. Would buy again.",
+    "Not quite what I expected, but the seller was helpful.",
+    "Fine, nothing special.",
+    "Lovely! It was a gift and they adored it.",
+    "Beautifully made and carefully packed.",
+];
 
 /// The password of every demo account (printed by `serve --demo`).
 pub const DEMO_PASSWORD: &str = "demo-password";

@@ -83,6 +83,28 @@ impl SiteView {
     }
 }
 
+/// Stars from reviews: the average (one decimal) and how many reviews.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RatingView {
+    pub average: f32,
+    pub count: u32,
+}
+
+impl RatingView {
+    pub fn of(rating: Option<&domain::Rating>) -> Option<RatingView> {
+        rating.filter(|r| r.count > 0).map(|r| RatingView {
+            average: (r.average() * 10.0).round() / 10.0,
+            count: r.count,
+        })
+    }
+
+    /// Whole stars for display ("★★★★☆").
+    pub fn stars(&self) -> String {
+        let full = self.average.round().clamp(0.0, 5.0) as usize;
+        format!("{}{}", "★".repeat(full), "☆".repeat(5 - full))
+    }
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ShopView {
     pub id: uuid::Uuid,
@@ -102,6 +124,10 @@ pub struct ShopView {
     pub links: Vec<String>,
     /// When the seller asked to close the shop; it closes for good 28 days later unless restored.
     pub deletion_requested_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The average of the reviews of all its products.
+    pub rating: Option<RatingView>,
+    /// Orders it has received (cancelled ones not counted).
+    pub orders: u64,
 }
 
 impl ShopView {
@@ -126,6 +152,8 @@ impl ShopView {
             website: shop.profile.website.clone(),
             links: shop.profile.links.clone(),
             deletion_requested_at: shop.deletion_requested_at,
+            rating: RatingView::of(state.shop_ratings.get(&shop.id)),
+            orders: state.shop_sales.get(&shop.id).copied().unwrap_or(0),
         }
     }
 }
@@ -173,6 +201,9 @@ pub struct ProductView {
     /// A timed offer's window.
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
     pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub rating: Option<RatingView>,
+    /// Units sold (orders that stand).
+    pub sold: u64,
 }
 
 /// An uploaded image and the URLs of its variants.
@@ -246,6 +277,8 @@ impl ProductView {
             cash_on_delivery: p.details.cash_on_delivery,
             starts_at: p.details.starts_at,
             ends_at: p.details.ends_at,
+            rating: RatingView::of(state.ratings.get(&p.id)),
+            sold: state.units_sold.get(&p.id).copied().unwrap_or(0),
         }
     }
 }
@@ -256,6 +289,8 @@ impl ProductView {
 pub struct CatalogSummary {
     pub visible: usize,
     by_category: std::collections::HashMap<String, Vec<domain::ProductId>>,
+    /// The visible products that sold the most units, best first (at most 8, none unsold).
+    pub top_sellers: Vec<domain::ProductId>,
 }
 
 impl CatalogSummary {
@@ -271,8 +306,12 @@ impl CatalogSummary {
                 .or_default()
                 .push(p.id);
         }
+        let sold = |p: &Product| state.units_sold.get(&p.id).copied().unwrap_or(0);
+        let mut top: Vec<&&Product> = visible.iter().filter(|p| sold(p) > 0).collect();
+        top.sort_by(|a, b| sold(b).cmp(&sold(a)).then_with(|| newest_first(a, b)));
         CatalogSummary {
             visible: visible.len(),
+            top_sellers: top.iter().take(8).map(|p| p.id).collect(),
             by_category,
         }
     }
@@ -339,6 +378,8 @@ pub enum ProductSort {
     Newest,
     PriceAsc,
     PriceDesc,
+    /// Most units sold first.
+    TopSales,
 }
 
 /// Filters for product lists. Prices are in minor units.
@@ -466,6 +507,10 @@ impl ProductFilter {
                     .cmp(&b.current_price().amount)
                     .then(a.slug.cmp(&b.slug))
             }),
+            ProductSort::TopSales => {
+                let sold = |p: &Product| state.units_sold.get(&p.id).copied().unwrap_or(0);
+                matched.sort_by(|a, b| sold(b).cmp(&sold(a)).then_with(|| newest_first(a, b)))
+            }
             ProductSort::PriceDesc => matched.sort_by(|a, b| {
                 b.current_price()
                     .amount

@@ -1252,6 +1252,60 @@ mod tests {
     }
 
     #[test]
+    fn only_shoppers_who_received_a_product_review_it_once() {
+        use crate::review::ReviewCommand;
+        let mut state = market();
+        set(&mut state, shopper(500), 11, 2).unwrap();
+        open(&mut state, 500, 7, t0()).unwrap();
+        paid(&mut state, 7, t0()).unwrap();
+        assert_eq!(state.units_sold[&product(11)], 2);
+        assert_eq!(state.shop_sales[&ShopId(uid(1))], 1);
+        let review = |id: u128, rating: u8| {
+            Command::Review(ReviewCommand::Post {
+                id: crate::ids::ReviewId(uid(id)),
+                product: product(11),
+                rating,
+                text: "  Lovely glaze.  ".into(),
+            })
+        };
+        // Not delivered yet; never bought; not a shopper.
+        assert!(matches!(
+            run(&mut state, review(1, 5), shopper(500)),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            run(&mut state, review(1, 5), shopper(501)),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            run(&mut state, review(1, 5), seller(100)),
+            Err(DomainError::Forbidden(_))
+        ));
+        let id = *state.orders.keys().next().unwrap();
+        let delivered = OrderCommand::SetDeliveryStatus {
+            id,
+            status: DeliveryStatus::Delivered,
+        };
+        run(&mut state, Command::Order(delivered), seller(100)).unwrap();
+        assert!(matches!(
+            run(&mut state, review(1, 6), shopper(500)),
+            Err(DomainError::Invalid { .. })
+        ));
+        run(&mut state, review(1, 4), shopper(500)).unwrap();
+        assert!(matches!(
+            run(&mut state, review(2, 5), shopper(500)),
+            Err(DomainError::Conflict(_))
+        ));
+        let rating = state.ratings[&product(11)];
+        assert_eq!((rating.count, rating.average()), (1, 4.0));
+        assert_eq!(state.shop_ratings[&ShopId(uid(1))].count, 1);
+        assert_eq!(
+            state.reviews_of(product(11)).next().unwrap().text,
+            "Lovely glaze."
+        );
+    }
+
+    #[test]
     fn a_visitors_cart_joins_the_shoppers_at_sign_in() {
         let mut state = market();
         let visitor = Actor::Anonymous {

@@ -8,6 +8,7 @@ use crate::discount::DiscountCode;
 use crate::ids::{DiscountCodeId, ProductId, ShopId};
 use crate::media::MediaCommand;
 use crate::order::OrderCommand;
+use crate::review::ReviewCommand;
 use crate::shop::{NewShop, ShopCommand};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -69,6 +70,8 @@ pub enum Command {
     Payment(PaymentCommand),
     /// Sellers moving their orders forward.
     Order(OrderCommand),
+    /// Shoppers reviewing what they received.
+    Review(ReviewCommand),
     RecordActivity {
         kind: ActivityKind,
         details: ActivityDetails,

@@ -13,6 +13,7 @@ use crate::ids::{
 use crate::media::Media;
 use crate::money::Money;
 use crate::order::{DeliveryStatus, Order};
+use crate::review::Review;
 use crate::shop::{Shop, ShopChanges};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -221,6 +222,8 @@ pub enum Event {
         reason: String,
         at: DateTime<Utc>,
     },
+    #[serde(rename = "review.posted")]
+    ReviewPosted(Box<Review>),
     #[serde(rename = "product_view")]
     ProductView(ActivityDetails),
     #[serde(rename = "add_to_cart")]
@@ -235,7 +238,8 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 41] = [
+    pub const KINDS: [&'static str; 42] = [
+        "review.posted",
         "shop.payout_account_linked",
         "site.configured",
         "cart.updated",
@@ -345,6 +349,7 @@ impl Event {
             Event::OrderPlaced(_) => "order.placed",
             Event::OrderStatusChanged { .. } => "order.status_changed",
             Event::OrderCancelled { .. } => "order.cancelled",
+            Event::ReviewPosted(_) => "review.posted",
             other => other
                 .as_activity()
                 .map(|(kind, _)| kind.as_str())
@@ -396,6 +401,7 @@ impl Event {
                 Some(checkout.to_string())
             }
             Event::OrderPlaced(order) => Some(order.id.to_string()),
+            Event::ReviewPosted(review) => Some(review.product_id.to_string()),
             Event::OrderStatusChanged { id, .. } | Event::OrderCancelled { id, .. } => {
                 Some(id.to_string())
             }

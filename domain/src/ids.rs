@@ -80,3 +80,7 @@ id_type!(
     /// One shop's part of a paid checkout.
     OrderId
 );
+id_type!(
+    /// A shopper's review of a product they received.
+    ReviewId
+);

@@ -30,6 +30,7 @@ mod ids;
 mod media;
 mod money;
 mod order;
+mod review;
 pub mod rich_text;
 mod shop;
 mod site;
@@ -61,11 +62,12 @@ pub use error::DomainError;
 pub use event::Event;
 pub use ids::{
     AccountId, AddressId, CheckoutId, DiscountCodeId, EventId, MediaId, OrderId, ProductId,
-    SessionId, ShopId,
+    ReviewId, SessionId, ShopId,
 };
 pub use media::{Media, MediaCommand, UNUSED_MEDIA_HOURS};
 pub use money::{Currency, Money};
 pub use order::{Cancellation, DeliveryStatus, Order, OrderCommand, StatusChange};
+pub use review::{MAX_REVIEW_TEXT, Rating, Review, ReviewCommand, review_entitlement};
 pub use shop::{
     NewShop, SHOP_RESTORE_WINDOW_DAYS, Shop, ShopChanges, ShopCommand, ShopProfile, ShopSettings,
 };

@@ -156,6 +156,11 @@ impl State {
                 if let Some(code) = &order.part.code {
                     *self.code_uses.entry(code.id).or_default() += 1;
                 }
+                for line in &order.part.lines {
+                    *self.units_sold.entry(line.product_id).or_default() +=
+                        u64::from(line.quantity);
+                }
+                *self.shop_sales.entry(order.part.shop_id).or_default() += 1;
                 self.shopper_orders
                     .entry(order.shopper)
                     .or_default()
@@ -176,11 +181,21 @@ impl State {
                 }
             }
             Event::OrderCancelled { id, reason, at, .. } => {
-                if let Some(order) = self.orders.get_mut(id) {
-                    order.cancelled = Some(Cancellation {
-                        reason: reason.clone(),
-                        at: *at,
-                    });
+                let Some(order) = self.orders.get_mut(id) else {
+                    return;
+                };
+                order.cancelled = Some(Cancellation {
+                    reason: reason.clone(),
+                    at: *at,
+                });
+                let order = order.clone();
+                for line in &order.part.lines {
+                    if let Some(units) = self.units_sold.get_mut(&line.product_id) {
+                        *units = units.saturating_sub(u64::from(line.quantity));
+                    }
+                }
+                if let Some(sales) = self.shop_sales.get_mut(&order.part.shop_id) {
+                    *sales = sales.saturating_sub(1);
                 }
             }
             _ => {}

@@ -9,6 +9,7 @@ use crate::event::Event;
 use crate::ids::{AccountId, CheckoutId, DiscountCodeId, MediaId, OrderId, ProductId, ShopId};
 use crate::media::Media;
 use crate::order::Order;
+use crate::review::{Rating, Review};
 use crate::shop::Shop;
 use crate::site::SiteConfig;
 use imbl::{OrdMap, OrdSet};
@@ -54,6 +55,14 @@ pub struct State {
     pub orders: OrdMap<OrderId, Order>,
     pub shopper_orders: OrdMap<AccountId, imbl::Vector<OrderId>>,
     pub shop_orders: OrdMap<ShopId, imbl::Vector<OrderId>>,
+    /// Units of each product on orders that stand (cancelled ones are taken off), and each
+    /// shop's standing orders: "top sales".
+    pub units_sold: OrdMap<ProductId, u64>,
+    pub shop_sales: OrdMap<ShopId, u64>,
+    /// Each product's reviews, oldest first, and the ratings they add up to.
+    pub reviews: OrdMap<ProductId, imbl::Vector<Review>>,
+    pub ratings: OrdMap<ProductId, Rating>,
+    pub shop_ratings: OrdMap<ShopId, Rating>,
 }
 
 impl State {
@@ -198,6 +207,7 @@ impl State {
             Event::OrderPlaced(_)
             | Event::OrderStatusChanged { .. }
             | Event::OrderCancelled { .. } => self.apply_order(event),
+            Event::ReviewPosted(review) => self.apply_review(review),
             // Activity is history, not state: it lives in the lakehouse.
             Event::ProductView(_)
             | Event::AddToCart(_)

@@ -68,6 +68,7 @@ pub fn pages() -> Vec<PageRoute> {
     vec![
         page("/", Anyone, get(shop::home)),
         page("/products/{slug}", Anyone, get(shop::product)),
+        page("/products/{slug}/reviews", Shopper, post(shop::review)),
         page("/shops", Anyone, get(browse::shops)),
         page("/offers", Anyone, get(browse::offers)),
         page("/shops/{slug}", Anyone, get(shop_page::show)),

@@ -37,6 +37,7 @@ pub async fn bench(
             activity: 0,
             seed: 7,
             pictures: false,
+            orders: 0,
         },
     )
     .await?;

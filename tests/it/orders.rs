@@ -607,3 +607,82 @@ async fn a_visitors_cart_follows_them_into_their_account() {
     );
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn delivered_products_can_be_reviewed_once_and_sales_rank_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let Catalog { mug, book, .. } = t.seed_catalog().await;
+    let clay = t.sign_in(CATALOG_SELLER).await;
+    let (shopper, address) = shopper_with_address(&t, "ada.lovelace@example.com").await;
+    put_item(&t, &shopper.token, mug, 3).await;
+    let id = checkout(&t, &shopper.token, &address).await.json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let order = pay(&t, &shopper.token, &id, "4242424242424242").await["orders"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = "/api/products/blue-b-mug-b/reviews";
+    let review = json!({"rating": 5, "text": "Holds a whole pot of tea."});
+    let early = t
+        .call(
+            Method::POST,
+            uri,
+            Some(&shopper.token),
+            Some(review.clone()),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::FORBIDDEN, "{}", early.body);
+    assert!(early.body.contains("delivered"), "{}", early.body);
+    let delivered = t
+        .call(
+            Method::PATCH,
+            &format!("/api/seller/orders/{order}"),
+            Some(&clay),
+            Some(json!({"delivery_status": "delivered"})),
+        )
+        .await;
+    assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
+    let posted = t
+        .call(
+            Method::POST,
+            uri,
+            Some(&shopper.token),
+            Some(review.clone()),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    assert_eq!(
+        posted.json()["author"],
+        "Test P.",
+        "first name and initial only"
+    );
+    let again = t
+        .call(Method::POST, uri, Some(&shopper.token), Some(review))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let listed = t.get(uri).await.json();
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["rating"], 5);
+    let product = t.get("/api/products/blue-b-mug-b").await.json();
+    assert_eq!(product["rating"]["average"], 5.0);
+    assert_eq!(product["sold"], 3);
+    let shop = t
+        .get(&format!(
+            "/api/shops/{}",
+            product["shop"]["id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(shop["rating"]["count"], 1);
+    assert_eq!(shop["orders"], 1);
+    // The best seller comes first when sorted by sales, the newest otherwise.
+    let top = t.get("/api/products?sort=top_sales").await.json();
+    assert_eq!(top["items"][0]["slug"], "blue-b-mug-b");
+    let newest = t.get("/api/products").await.json();
+    assert_eq!(newest["items"][0]["slug"], "field-guide", "{newest}");
+    let _ = book;
+    t.app.shutdown().await;
+}

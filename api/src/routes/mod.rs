@@ -12,7 +12,7 @@ mod me;
 pub mod media;
 mod metrics;
 mod orders;
-mod products;
+pub mod products;
 mod seller;
 mod seller_products;
 mod shops;
@@ -47,6 +47,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(site::get_site))
         .routes(routes!(products::list_products))
         .routes(routes!(products::get_product))
+        .routes(routes!(products::reviews, products::post_review))
         .routes(routes!(shops::list))
         .routes(routes!(shops::get))
         .routes(routes!(shops::products))

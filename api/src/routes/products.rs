@@ -44,3 +44,116 @@ pub(super) async fn get_product(
         .ok_or_else(|| ApiError::NotFound(format!("no product '{slug}'")))?;
     Ok(Json(ProductView::build(&state, product)))
 }
+
+/// A review as everyone sees it: the author by first name and initial only.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    pub id: uuid::Uuid,
+    pub rating: u8,
+    pub text: String,
+    pub author: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ReviewView {
+    pub fn build(state: &domain::State, review: &domain::Review) -> ReviewView {
+        let author = state
+            .accounts
+            .get(&review.author)
+            .map(|a| public_name(&a.name))
+            .unwrap_or_else(|| "A shopper".into());
+        ReviewView {
+            id: review.id.0,
+            rating: review.rating,
+            text: review.text.clone(),
+            author,
+            at: review.at,
+        }
+    }
+}
+
+/// "Ada Lovelace" → "Ada L.": enough to be a person, not enough to be found.
+pub fn public_name(name: &str) -> String {
+    let mut words = name.split_whitespace();
+    match (words.next(), words.last()) {
+        (Some(first), Some(last)) => {
+            format!("{first} {}.", last.chars().next().unwrap_or_default())
+        }
+        (Some(first), None) => first.to_string(),
+        _ => "A shopper".into(),
+    }
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReviewPage {
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+fn visible_product(state: &domain::State, slug: &str) -> Result<domain::ProductId, ApiError> {
+    state
+        .product_by_slug(slug)
+        .filter(|p| p.is_visible())
+        .map(|p| p.id)
+        .ok_or_else(|| ApiError::NotFound(format!("no product '{slug}'")))
+}
+
+/// A product's reviews, newest first.
+#[utoipa::path(get, path = "/api/products/{slug}/reviews", tag = "catalog", params(("slug" = String, Path), ReviewPage),
+    responses((status = 200, body = crate::views::Page<ReviewView>), (status = 404, body = ErrorBody)))]
+pub(super) async fn reviews(
+    State(app): State<AppState>,
+    Path(slug): Path<String>,
+    query: Result<Query<ReviewPage>, QueryRejection>,
+) -> Result<Json<crate::views::Page<ReviewView>>, ApiError> {
+    let Query(query) = query?;
+    let state = app.state();
+    let product = visible_product(&state, &slug)?;
+    Ok(Json(crate::views::Page::of(
+        state.reviews_of(product),
+        query.page,
+        query.per_page,
+        |r| ReviewView::build(&state, r),
+    )))
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewReview {
+    /// 1 to 5 stars.
+    rating: u8,
+    #[serde(default)]
+    text: String,
+}
+
+/// Reviews a product the shopper has received (one review per product).
+#[utoipa::path(post, path = "/api/products/{slug}/reviews", tag = "catalog", params(("slug" = String, Path)), request_body = NewReview,
+    responses((status = 201, body = ReviewView), (status = 403, body = ErrorBody, description = "No delivered order with this product"),
+              (status = 409, body = ErrorBody, description = "Reviewed already"), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn post_review(
+    State(app): State<AppState>,
+    crate::auth::Shopper(user): crate::auth::Shopper,
+    Path(slug): Path<String>,
+    body: Result<Json<NewReview>, axum::extract::rejection::JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<ReviewView>), ApiError> {
+    let Json(new) = body?;
+    let product = visible_product(&app.state(), &slug)?;
+    let id = domain::ReviewId(uuid::Uuid::now_v7());
+    let command = domain::Command::Review(domain::ReviewCommand::Post {
+        id,
+        product,
+        rating: new.rating,
+        text: new.text,
+    });
+    app.execute(user.actor(), command).await?;
+    let state = app.state();
+    let review = state
+        .reviews_of(product)
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::Internal("a new review is missing".into()))?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(ReviewView::build(&state, review)),
+    ))
+}

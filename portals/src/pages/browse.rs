@@ -56,10 +56,10 @@ pub async fn shops(
             shop: ShopView::build(&state, s),
         })
         .collect();
+    // Top shops first: most orders, then most followers.
     shops.sort_by(|a, b| {
-        b.shop
-            .followers
-            .cmp(&a.shop.followers)
+        (b.shop.orders, b.shop.followers)
+            .cmp(&(a.shop.orders, a.shop.followers))
             .then(a.shop.name.cmp(&b.shop.name))
     });
     ShopsPage {

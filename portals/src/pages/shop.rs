@@ -74,6 +74,8 @@ pub struct HomePage {
     product_count: usize,
     shop_count: usize,
     sections: Vec<Section>,
+    /// The best-selling products (none before the first order).
+    top_sellers: Vec<Card>,
     listing: Option<Listing>,
 }
 
@@ -125,6 +127,7 @@ pub async fn home(
         }
     }
     let filtered = filter.category.is_some()
+        || filter.sort.is_some()
         || !query.trim().is_empty()
         || filter.shop.is_some()
         || filter.page.is_some();
@@ -140,6 +143,9 @@ pub async fn home(
             .map(|s| s.name.clone());
         let heading = match (&current, query.trim(), shop_name) {
             (_, q, _) if !q.is_empty() => format!("Results for “{q}”"),
+            (None, _, None) if filter.sort == Some(api::ProductSort::TopSales) => {
+                "Top sellers".to_string()
+            }
             (_, _, Some(shop)) => shop,
             (Some(c), _, _) => c.name.clone(),
             (None, _, None) => "All products".to_string(),
@@ -149,6 +155,14 @@ pub async fn home(
             ("category", filter.category.clone()),
             ("q", filter.q.clone()),
             ("shop", filter.shop.map(|s| s.to_string())),
+            (
+                "sort",
+                filter.sort.and_then(|s| {
+                    serde_json::to_value(s)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                }),
+            ),
         ] {
             if let Some(value) = value.filter(|v| !v.is_empty()) {
                 base.push_str(&format!("{key}={}&", crate::session::encode(&value)));
@@ -163,6 +177,17 @@ pub async fn home(
             cards: page.items.into_iter().map(Card::from).collect(),
         }
     });
+    let top_sellers: Vec<Card> = if filtered {
+        Vec::new()
+    } else {
+        catalog
+            .top_sellers
+            .iter()
+            .take(4)
+            .filter_map(|id| state.products.get(id))
+            .map(|p| Card::from(ProductView::build(&state, p)))
+            .collect()
+    };
     let sections = if filtered {
         Vec::new()
     } else {
@@ -192,6 +217,7 @@ pub async fn home(
         current,
         query,
         sections,
+        top_sellers,
         listing,
     };
     (visitor.remember(jar, app.config.secure_cookies), page)
@@ -221,6 +247,11 @@ pub struct ProductPage {
     in_wishlist: bool,
     /// Why the viewer cannot buy here (signed in as a seller, admin or analyst).
     cannot_buy: Option<String>,
+    reviews: Vec<api::routes::products::ReviewView>,
+    /// The viewer received it and has not reviewed it yet.
+    can_review: bool,
+    /// A refused review's reason, shown above the form.
+    review_error: Option<String>,
 }
 
 /// `/products/{slug}`: the product page. Opening it records a `product_view`.
@@ -255,7 +286,18 @@ pub async fn product(
     if let Err(e) = app.execute(actor_of(&viewer, &visitor), view).await {
         tracing::warn!(product.slug = %slug, error = %e, "could not record a product view");
     }
-    let p = ProductView::build(&state, product);
+    let page = product_page(&state, &viewer, product, None);
+    (visitor.remember(jar, app.config.secure_cookies), page).into_response()
+}
+
+/// The product page for `viewer` (`review_error`: why their review was refused).
+fn product_page(
+    state: &domain::State,
+    viewer: &Viewer,
+    product: &domain::Product,
+    review_error: Option<String>,
+) -> ProductPage {
+    let p = ProductView::build(state, product);
     let (in_cart, cannot_buy) = match viewer.buyer() {
         Ok((_, owner)) => (
             state
@@ -272,11 +314,24 @@ pub async fn product(
             .get(&me.account.id)
             .is_some_and(|l| l.contains(&product.id))
     });
+    let can_review = viewer.principal().is_some_and(|me| {
+        domain::review_entitlement(state, me.account.id, product.id).is_some()
+            && !state
+                .reviews_of(product.id)
+                .any(|r| r.author == me.account.id)
+    });
     let page = ProductPage {
+        reviews: state
+            .reviews_of(product.id)
+            .take(20)
+            .map(|r| api::routes::products::ReviewView::build(state, r))
+            .collect(),
+        can_review,
+        review_error,
         in_cart,
         in_wishlist,
         cannot_buy,
-        chrome: Chrome::with(&state, "shop", &viewer),
+        chrome: Chrome::with(state, "shop", viewer),
         category_name: state
             .site
             .category(&p.category)
@@ -291,5 +346,57 @@ pub async fn product(
             .unwrap_or_default(),
         p,
     };
-    (visitor.remember(jar, app.config.secure_cookies), page).into_response()
+    page
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// Posts a review from the product page.
+pub async fn review(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(slug): Path<String>,
+    crate::session::CsrfForm(form): crate::session::CsrfForm<ReviewForm>,
+) -> Response {
+    let here = format!("/products/{slug}");
+    let principal = match viewer.require(&app, crate::session::Portal::Shop, &here) {
+        Ok(p) => p.clone(),
+        Err(response) => return response,
+    };
+    let Some(product) = app
+        .state()
+        .product_by_slug(&slug)
+        .filter(|p| p.is_visible())
+        .map(|p| p.id)
+    else {
+        return super::not_found_page(
+            &app,
+            &viewer,
+            "shop",
+            format!("There is no product called “{slug}”."),
+        );
+    };
+    let command = Command::Review(domain::ReviewCommand::Post {
+        id: domain::ReviewId(uuid::Uuid::now_v7()),
+        product,
+        rating: form.rating.trim().parse().unwrap_or(0),
+        text: form.text,
+    });
+    match app.execute(principal.actor(), command).await {
+        Ok(_) => axum::response::Redirect::to(&format!("{here}#reviews")).into_response(),
+        Err(e) => {
+            let state = app.state();
+            let Some(found) = state.products.get(&product) else {
+                return super::not_found_page(&app, &viewer, "shop", "The product is gone.");
+            };
+            let page = product_page(&state, &viewer, found, Some(e.public_message()));
+            (axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+        }
+    }
 }
