@@ -20,6 +20,7 @@ mod app;
 pub mod auth;
 mod command;
 mod config;
+pub mod csv;
 mod error;
 mod health;
 pub mod kv;
@@ -42,7 +43,7 @@ pub use config::Config;
 pub use error::ApiError;
 pub use health::{Health, WorkerState};
 pub use request::{ClientAddr, Visitor, client_context};
-pub use routes::admin_catalog::{AdminProductView, admin_products};
+pub use routes::admin_catalog::{AdminProductView, AdminShopView, admin_products, admin_shops};
 pub use routes::{openapi, router};
 pub use views::{
     AccountView, AddressView, CatalogSummary, MoneyView, Page, ProductFilter, ProductSort,

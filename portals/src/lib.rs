@@ -116,6 +116,7 @@ pub fn pages() -> Vec<PageRoute> {
             post(orders::onboarding),
         ),
         page("/admin/orders", Admin, get(orders::all_orders)),
+        page("/admin/shops", Admin, get(admin_catalog::shops)),
         page("/admin/payments", Admin, get(orders::payments)),
         // Sign-up, sign-in and sign-out: the same handlers serve the shop and the seller portal
         // (and sign-in the admin portal); the path says which.
@@ -157,6 +158,7 @@ pub fn pages() -> Vec<PageRoute> {
                 .post(seller_products::update_product)
                 .layer(form_with_files()),
         ),
+        page("/seller/products/bulk", Seller, post(seller::bulk)),
         page(
             "/seller/products/{id}/delete",
             Seller,

@@ -187,3 +187,74 @@ pub async fn follow_up(app: &AppState, events: &[Event]) {
         }
     }
 }
+
+/// The contract every provider keeps, run against the sandbox always and against Stripe's test
+/// mode when `MARKETPLACE_TEST_STRIPE_KEY` (a `sk_test_…` key) is set.
+#[cfg(test)]
+mod contract {
+    use super::*;
+    use domain::{Currency, ShopId};
+
+    fn shop() -> Shop {
+        serde_json::from_value(serde_json::json!({
+            "id": ShopId(uuid::Uuid::now_v7()),
+            "owner": null,
+            "name": "Contract Shop",
+            "slug": "contract-shop",
+            "bio": "",
+            "category": "home",
+            "country": "DE",
+            "created_at": chrono::Utc::now(),
+        }))
+        .expect("a shop")
+    }
+
+    async fn keeps_the_contract(provider: &dyn PaymentProvider) {
+        assert!(!provider.webhook_secret().is_empty());
+        let checkout = CheckoutId(uuid::Uuid::now_v7());
+        let amount = Money::new(1234, Currency::USD);
+        let first = provider.create_intent(checkout, amount).await.unwrap();
+        let again = provider.create_intent(checkout, amount).await.unwrap();
+        assert!(!first.payment_ref.is_empty());
+        assert_eq!(
+            first.payment_ref, again.payment_ref,
+            "one payment per checkout, however often asked"
+        );
+        let other = provider
+            .create_intent(CheckoutId(uuid::Uuid::now_v7()), amount)
+            .await
+            .unwrap();
+        assert_ne!(first.payment_ref, other.payment_ref);
+        provider.cancel_intent(&first.payment_ref).await.unwrap();
+        provider.cancel_intent(&other.payment_ref).await.unwrap();
+        // A shop with no connected account and no orders has nothing to be paid yet.
+        let summary = provider
+            .payouts(&State::default(), &shop(), chrono::Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(summary.provider, provider.name());
+        assert_eq!((summary.available.amount, summary.pending.amount), (0, 0));
+        assert!(summary.recent.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_sandbox_keeps_the_contract() {
+        keeps_the_contract(&sandbox::Sandbox::new()).await;
+    }
+
+    #[cfg(feature = "stripe")]
+    #[tokio::test]
+    async fn stripe_keeps_the_contract() {
+        let Ok(secret_key) = std::env::var("MARKETPLACE_TEST_STRIPE_KEY") else {
+            eprintln!(
+                "SKIPPED: MARKETPLACE_TEST_STRIPE_KEY is not set (Stripe is not reachable here)"
+            );
+            return;
+        };
+        let config = StripeConfig {
+            secret_key,
+            webhook_secret: "whsec_contract".into(),
+        };
+        keeps_the_contract(&stripe::Stripe::new(&config).unwrap()).await;
+    }
+}

@@ -22,6 +22,8 @@ pub(super) struct UserFilter {
     role: Option<String>,
     /// Only banned (`true`) or not banned (`false`) accounts.
     banned: Option<bool>,
+    /// `csv` downloads every matching account instead of a page of JSON.
+    format: Option<String>,
     page: Option<usize>,
     per_page: Option<usize>,
 }
@@ -47,14 +49,15 @@ fn page_of(
     }
 }
 
-/// Accounts, newest first, filtered and paged.
+/// Accounts, newest first, filtered and paged; `?format=csv` downloads them.
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserFilter),
-    responses((status = 200, body = Page<AccountView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Page<AccountView>, description = "JSON, or text/csv with format=csv"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn list_users(
     State(app): State<AppState>,
     Admin(_): Admin,
     filter: Result<Query<UserFilter>, QueryRejection>,
-) -> Result<Json<Page<AccountView>>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let Query(filter) = filter?;
     let q = filter
         .q
@@ -80,7 +83,31 @@ pub(super) async fn list_users(
         .map(|a| AccountView::build(&state, a))
         .collect();
     accounts.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-    Ok(Json(page_of(accounts, filter.page, filter.per_page)))
+    if filter.format.as_deref() == Some("csv") {
+        let mut csv = crate::csv::Csv::new(&[
+            "account_id", "email", "name", "role", "country", "created_at", "banned", "ban_reason",
+            "orders",
+        ]);
+        for a in &accounts {
+            let orders = state
+                .shopper_orders
+                .get(&domain::AccountId(a.id))
+                .map_or(0, |o| o.len());
+            csv.row([
+                a.id.to_string(),
+                a.email.clone(),
+                a.name.clone(),
+                a.role.clone(),
+                a.country.clone().unwrap_or_default(),
+                a.created_at.to_rfc3339(),
+                a.banned.is_some().to_string(),
+                a.banned.as_ref().map_or(String::new(), |b| b.reason.clone()),
+                orders.to_string(),
+            ]);
+        }
+        return Ok(csv.download("accounts.csv"));
+    }
+    Ok(Json(page_of(accounts, filter.page, filter.per_page)).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

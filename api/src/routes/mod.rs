@@ -101,6 +101,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_accounts::outbox))
         .routes(routes!(admin_catalog::put_site))
         .routes(routes!(admin_catalog::list_products))
+        .routes(routes!(admin_catalog::list_shops))
         .routes(routes!(admin_catalog::hide, admin_catalog::unhide))
         .routes(routes!(cart::get_cart))
         .routes(routes!(cart::set_item))

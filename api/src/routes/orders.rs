@@ -3,6 +3,7 @@
 
 use crate::app::AppState;
 use crate::auth::{Admin, CurrentSeller, Shopper};
+use crate::csv::Csv;
 use crate::error::{ApiError, ErrorBody};
 use crate::orders::views::{CheckoutView, OrderView};
 use crate::payments::PayoutSummary;
@@ -13,7 +14,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use domain::{
@@ -343,18 +344,7 @@ pub(super) async fn admin_orders(
         .rev()
         .filter(|o| status.is_none_or(|s| o.status == s));
     if filter.format.as_deref() == Some("csv") {
-        let csv = orders_csv(&state, orders);
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"orders.csv\"",
-                ),
-            ],
-            csv,
-        )
-            .into_response());
+        return Ok(orders_csv(&state, orders).download("orders.csv"));
     }
     let page = Page::of(orders, filter.page, filter.per_page, |o| {
         OrderView::build(&state, o, true)
@@ -364,17 +354,32 @@ pub(super) async fn admin_orders(
 
 /// Orders as CSV: one row per order, money in minor units, no personal data beyond the city and
 /// country of delivery.
-pub fn orders_csv<'a>(state: &domain::State, orders: impl Iterator<Item = &'a Order>) -> String {
-    let mut out = String::from(
-        "number,order_id,placed_at,shop,status,cancelled,currency,subtotal,discount,total,fee,payout,items,code,city,country\n",
-    );
+pub fn orders_csv<'a>(state: &domain::State, orders: impl Iterator<Item = &'a Order>) -> Csv {
+    let mut csv = Csv::new(&[
+        "number",
+        "order_id",
+        "placed_at",
+        "shop",
+        "status",
+        "cancelled",
+        "currency",
+        "subtotal",
+        "discount",
+        "total",
+        "fee",
+        "payout",
+        "items",
+        "code",
+        "city",
+        "country",
+    ]);
     for o in orders {
         let shop = state
             .shops
             .get(&o.part.shop_id)
             .map_or(o.part.shop_name.as_str(), |s| s.name.as_str());
         let items: u32 = o.part.lines.iter().map(|l| l.quantity).sum();
-        let fields = [
+        csv.row([
             o.number(),
             o.id.to_string(),
             o.placed_at.to_rfc3339(),
@@ -394,24 +399,7 @@ pub fn orders_csv<'a>(state: &domain::State, orders: impl Iterator<Item = &'a Or
                 .map_or(String::new(), |c| c.code.clone()),
             o.address.city.clone(),
             o.address.country.clone(),
-        ];
-        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&row.join(","));
-        out.push('\n');
+        ]);
     }
-    out
-}
-
-/// Quotes a CSV field when it needs it, and defuses spreadsheet formulas.
-fn csv_field(raw: &str) -> String {
-    let value = if raw.starts_with(['=', '+', '-', '@']) && raw.parse::<f64>().is_err() {
-        format!("'{raw}")
-    } else {
-        raw.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+    csv
 }

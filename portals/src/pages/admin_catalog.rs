@@ -336,3 +336,38 @@ mod tests {
         );
     }
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_shops.html")]
+pub struct ShopsPage {
+    chrome: Chrome,
+    q: String,
+    page: api::Page<api::AdminShopView>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ShopsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+/// `/admin/shops`: every shop with its seller, sales, rating and closing state; CSV download.
+pub async fn shops(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<ShopsQuery>,
+) -> Response {
+    if let Err(refused) = viewer.require_admin(&app, "/admin/shops") {
+        return refused;
+    }
+    let state = app.state();
+    let shops = api::admin_shops(&state, Some(&query.q));
+    ShopsPage {
+        chrome: Chrome::with(&state, "admin", &viewer).in_section("shops"),
+        page: api::Page::of(shops.into_iter(), query.page, Some(50), |s| s),
+        q: query.q,
+    }
+    .into_response()
+}

@@ -19,10 +19,45 @@ pub struct ProductRow {
     category: String,
     price: String,
     stock: u32,
+    sold: u64,
     active: bool,
     deleted: bool,
     /// Deleted, and still inside the restore window.
     restorable: bool,
+}
+
+/// The products table's filters, sort and page (`/seller?q=&status=&sort=&page=`).
+#[derive(Deserialize, Default, Clone)]
+pub struct TableQuery {
+    #[serde(default)]
+    pub(super) done: String,
+    /// How many products a bulk action changed, and how many it could not.
+    #[serde(default)]
+    changed: Option<usize>,
+    #[serde(default)]
+    refused: Option<usize>,
+    #[serde(default)]
+    q: String,
+    /// `active`, `draft`, `deleted`, `low` (at or under the shop's low-stock threshold).
+    #[serde(default)]
+    status: String,
+    /// `newest` (default), `title`, `price`, `stock`, `sold`.
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+impl TableQuery {
+    /// The query string without the page, for the pager and the column links.
+    fn base(&self) -> String {
+        format!(
+            "/seller?q={}&status={}&sort={}",
+            crate::session::encode(&self.q),
+            crate::session::encode(&self.status),
+            crate::session::encode(&self.sort)
+        )
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -31,9 +66,18 @@ pub struct SellerPage {
     chrome: Chrome,
     shop: ShopView,
     rows: Vec<ProductRow>,
+    /// Products matching the filters (all pages).
+    matching: usize,
+    page: usize,
+    pages: usize,
+    table: TableQuery,
+    base: String,
+    total: usize,
     active: usize,
     units: u64,
     low_stock: usize,
+    low_stock_threshold: u32,
+    to_ship: usize,
     notice: Option<String>,
     message: Option<String>,
 }
@@ -45,26 +89,37 @@ pub struct Done {
     pub(super) done: String,
 }
 
-/// `/seller`: the seller's shop and its products, drafts included. Sellers without a shop are
-/// sent to open one.
+const ROWS_PER_PAGE: usize = 50;
+
+/// `/seller`: the seller's shop and its products, drafts and deleted ones included, filtered,
+/// sorted and paged. Sellers without a shop are sent to open one.
 pub async fn dashboard(
     State(app): State<AppState>,
     viewer: Viewer,
-    Query(done): Query<Done>,
+    Query(table): Query<TableQuery>,
 ) -> Response {
-    let notice = match done.done.as_str() {
+    let notice = match table.done.as_str() {
         "created" => Some("Product saved.".to_string()),
         "deleted" => Some("Product deleted. You can restore it for 24 hours.".to_string()),
         "restored" => Some("Product restored.".to_string()),
         "updated" => Some("Product updated.".to_string()),
+        "bulk" => Some(
+            match (table.changed.unwrap_or(0), table.refused.unwrap_or(0)) {
+                (n, 0) => format!("{n} product{} changed.", if n == 1 { "" } else { "s" }),
+                (n, r) => format!(
+                    "{n} changed; {r} could not be (already in that state, or past the restore window)."
+                ),
+            },
+        ),
         _ => None,
     };
-    dashboard_page(&app, &viewer, notice, None)
+    dashboard_page(&app, &viewer, table, notice, None)
 }
 
 fn dashboard_page(
     app: &AppState,
     viewer: &Viewer,
+    table: TableQuery,
     notice: Option<String>,
     error: Option<&ApiError>,
 ) -> Response {
@@ -76,8 +131,39 @@ fn dashboard_page(
     let Some(shop) = state.shop_of(principal.account.id) else {
         return Redirect::to("/seller/onboarding").into_response();
     };
-    let rows: Vec<ProductRow> = state
-        .products_of(shop.id)
+    let now = chrono::Utc::now();
+    let threshold = shop.settings.low_stock_threshold;
+    let sold = |p: &domain::Product| state.units_sold.get(&p.id).copied().unwrap_or(0);
+    let all: Vec<&domain::Product> = state.products_of(shop.id).collect();
+    let words: Vec<String> = table.q.split_whitespace().map(str::to_lowercase).collect();
+    let mut matched: Vec<&domain::Product> = all
+        .iter()
+        .copied()
+        .filter(|p| {
+            let title = p.title.to_lowercase();
+            words.iter().all(|w| title.contains(w))
+        })
+        .filter(|p| match table.status.as_str() {
+            "active" => p.is_visible(),
+            "draft" => p.deleted_at.is_none() && !p.is_visible(),
+            "deleted" => p.deleted_at.is_some(),
+            "low" => p.deleted_at.is_none() && p.stock <= threshold,
+            _ => true,
+        })
+        .collect();
+    match table.sort.as_str() {
+        "title" => matched.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase())),
+        "price" => matched.sort_by_key(|p| p.current_price().amount),
+        "stock" => matched.sort_by_key(|p| p.stock),
+        "sold" => matched.sort_by_key(|p| std::cmp::Reverse(sold(p))),
+        _ => {} // newest first, as the shop lists them
+    }
+    let pages = matched.len().div_ceil(ROWS_PER_PAGE).max(1);
+    let page = table.page.unwrap_or(1).clamp(1, pages);
+    let rows: Vec<ProductRow> = matched
+        .iter()
+        .skip((page - 1) * ROWS_PER_PAGE)
+        .take(ROWS_PER_PAGE)
         .map(|p| ProductRow {
             id: p.id.0,
             slug: p.slug.clone(),
@@ -89,22 +175,31 @@ fn dashboard_page(
                 .unwrap_or_else(|| p.category.clone()),
             price: p.current_price().display(),
             stock: p.stock,
+            sold: sold(p),
             active: p.is_visible(),
             deleted: p.deleted_at.is_some(),
-            restorable: p.restorable(chrono::Utc::now()),
+            restorable: p.restorable(now),
         })
         .collect();
+    let live: Vec<&&domain::Product> = all.iter().filter(|p| p.deleted_at.is_none()).collect();
     let page = SellerPage {
         chrome: Chrome::with(&state, "seller", viewer),
         shop: ShopView::build(&state, shop),
-        active: rows.iter().filter(|r| r.active).count(),
-        units: rows
-            .iter()
-            .filter(|r| !r.deleted)
-            .map(|r| r.stock as u64)
-            .sum(),
-        low_stock: rows.iter().filter(|r| !r.deleted && r.stock < 5).count(),
+        total: all.len(),
+        active: all.iter().filter(|p| p.is_visible()).count(),
+        units: live.iter().map(|p| u64::from(p.stock)).sum(),
+        low_stock: live.iter().filter(|p| p.stock <= threshold).count(),
+        low_stock_threshold: threshold,
+        to_ship: state
+            .orders_of_shop(shop.id)
+            .filter(|o| o.cancelled.is_none() && o.status < domain::DeliveryStatus::Shipped)
+            .count(),
+        matching: matched.len(),
         rows,
+        page,
+        pages,
+        base: table.base(),
+        table,
         notice,
         message: error.map(super::form_message),
     };
@@ -135,7 +230,7 @@ async fn product_action(
             "/seller?done=deleted"
         })
         .into_response(),
-        Err(e) => dashboard_page(app, viewer, None, Some(&e)),
+        Err(e) => dashboard_page(app, viewer, TableQuery::default(), None, Some(&e)),
     }
 }
 
@@ -155,6 +250,67 @@ pub async fn restore_product(
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Response {
     product_action(&app, &viewer, id, true).await
+}
+
+#[derive(Deserialize)]
+pub struct BulkForm {
+    /// `activate`, `draft`, `delete` or `restore`.
+    #[serde(default)]
+    action: String,
+}
+
+/// One action on every ticked product (`id` fields): each goes through the command path on its
+/// own, so one refusal (a product past its restore window) does not stop the rest.
+pub async fn bulk(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    form: crate::session::CsrfMultipart<BulkForm>,
+) -> Response {
+    let principal = match viewer.require(&app, Portal::Seller, "/seller") {
+        Ok(p) => p.clone(),
+        Err(response) => return response,
+    };
+    let ids: Vec<ProductId> = form
+        .lists
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| v.parse().ok().map(ProductId))
+        .collect();
+    let command = |id: ProductId| match form.form.action.as_str() {
+        "activate" | "draft" => Some(Command::UpdateProduct {
+            id,
+            changes: domain::ProductChanges {
+                status: Some(if form.form.action == "activate" {
+                    domain::ProductStatus::Active
+                } else {
+                    domain::ProductStatus::Draft
+                }),
+                ..Default::default()
+            },
+        }),
+        "delete" => Some(Command::DeleteProduct { id }),
+        "restore" => Some(Command::RestoreProduct { id }),
+        _ => None,
+    };
+    if ids.is_empty() || command(ProductId(uuid::Uuid::nil())).is_none() {
+        let error = ApiError::invalid("action", "tick at least one product and choose an action");
+        return dashboard_page(&app, &viewer, TableQuery::default(), None, Some(&error));
+    }
+    let answers = futures::future::join_all(
+        ids.iter()
+            .filter_map(|id| command(*id))
+            .map(|c| app.execute(principal.actor(), c)),
+    )
+    .await;
+    let changed = answers
+        .iter()
+        .filter(|a| a.as_ref().is_ok_and(|e| !e.is_empty()))
+        .count();
+    let refused = answers.len() - changed;
+    Redirect::to(&format!(
+        "/seller?done=bulk&changed={changed}&refused={refused}"
+    ))
+    .into_response()
 }
 
 pub struct CategoryOption {
