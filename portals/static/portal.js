@@ -119,3 +119,34 @@
     });
   });
 })();
+
+// Search suggestions: while typing in a search box marked data-suggest, ask the API for
+// matching categories, shops and products and offer them in the box's datalist. Choosing a
+// product or shop goes straight to its page.
+(function () {
+  "use strict";
+  var input = document.querySelector("input[data-suggest]");
+  if (!input || !input.list || !window.fetch) return;
+  var list = input.list, timer = null, urls = {};
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    var typed = input.value.trim();
+    if (urls[input.value]) { location.href = urls[input.value]; return; }
+    if (typed.length < 2) { list.innerHTML = ""; return; }
+    timer = setTimeout(function () {
+      fetch("/api/products/suggest?q=" + encodeURIComponent(typed), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (suggestions) {
+          list.innerHTML = "";
+          urls = {};
+          suggestions.forEach(function (s) {
+            var option = document.createElement("option");
+            option.value = s.text;
+            option.label = s.kind === "product" ? "" : s.kind;
+            if (s.kind !== "category") urls[s.text] = s.url;
+            list.appendChild(option);
+          });
+        }, function () {});
+    }, 150);
+  });
+})();

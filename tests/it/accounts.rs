@@ -660,7 +660,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/api/shops" | "/api/shops/{id}" | "/api/shops/{id}/products" | "/api/offers") => {
             Anyone
         }
-        ("get", "/api/products/{slug}/reviews") => Anyone,
+        ("get", "/api/products/{slug}/reviews" | "/api/products/suggest") => Anyone,
         ("post", "/api/products/{slug}/reviews") => Shopper,
         (_, "/api/shops/{id}/follow") => Shopper,
         (_, "/api/cart" | "/api/cart/items/{product_id}" | "/api/cart/coupon") => Buyer,

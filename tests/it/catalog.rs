@@ -784,3 +784,43 @@ async fn a_seller_edits_their_product_in_the_portal_and_no_one_else_can() {
     assert_eq!(product.subcategory.as_deref(), Some("mugs"));
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_search_box_suggests_categories_shops_and_products_as_people_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let typed = t.get("/api/products/suggest?q=blu").await.json();
+    let texts: Vec<&str> = typed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"Blue <b>Mug</b>"), "{typed}");
+    assert_eq!(typed[0]["url"], "/products/blue-b-mug-b");
+    let categories = t.get("/api/products/suggest?q=Kit").await.json();
+    assert_eq!(categories[0]["kind"], "category", "{categories}");
+    assert_eq!(categories[0]["url"], "/?category=kitchen");
+    let shops = t.get("/api/products/suggest?q=clay").await.json();
+    assert!(
+        shops
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["kind"] == "shop"),
+        "{shops}"
+    );
+    // A draft is never suggested, and one letter suggests nothing yet.
+    let drafts = t.get("/api/products/suggest?q=secret").await.json();
+    assert!(drafts.as_array().unwrap().is_empty(), "{drafts}");
+    assert!(
+        t.get("/api/products/suggest?q=b")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    t.app.shutdown().await;
+}

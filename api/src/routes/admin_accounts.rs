@@ -85,7 +85,14 @@ pub(super) async fn list_users(
     accounts.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     if filter.format.as_deref() == Some("csv") {
         let mut csv = crate::csv::Csv::new(&[
-            "account_id", "email", "name", "role", "country", "created_at", "banned", "ban_reason",
+            "account_id",
+            "email",
+            "name",
+            "role",
+            "country",
+            "created_at",
+            "banned",
+            "ban_reason",
             "orders",
         ]);
         for a in &accounts {
@@ -101,7 +108,9 @@ pub(super) async fn list_users(
                 a.country.clone().unwrap_or_default(),
                 a.created_at.to_rfc3339(),
                 a.banned.is_some().to_string(),
-                a.banned.as_ref().map_or(String::new(), |b| b.reason.clone()),
+                a.banned
+                    .as_ref()
+                    .map_or(String::new(), |b| b.reason.clone()),
                 orders.to_string(),
             ]);
         }

@@ -46,6 +46,7 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(site::get_site))
         .routes(routes!(products::list_products))
+        .routes(routes!(products::suggest))
         .routes(routes!(products::get_product))
         .routes(routes!(products::reviews, products::post_review))
         .routes(routes!(shops::list))

@@ -157,3 +157,80 @@ pub(super) async fn post_review(
         Json(ReviewView::build(&state, review)),
     ))
 }
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SuggestQuery {
+    /// What has been typed so far (the last word counts as a prefix; typos are forgiven).
+    q: String,
+}
+
+/// One suggestion for the search box.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Suggestion {
+    pub text: String,
+    /// `product`, `category` or `shop`.
+    pub kind: &'static str,
+    /// Where choosing it leads.
+    pub url: String,
+}
+
+/// Up to 8 suggestions while typing: matching categories and shops, then product titles.
+#[utoipa::path(get, path = "/api/products/suggest", tag = "catalog", params(SuggestQuery),
+    responses((status = 200, body = [Suggestion]), (status = 400, body = ErrorBody)))]
+pub(super) async fn suggest(
+    State(app): State<AppState>,
+    query: Result<Query<SuggestQuery>, QueryRejection>,
+) -> Result<Json<Vec<Suggestion>>, ApiError> {
+    let Query(query) = query?;
+    Ok(Json(suggestions(&app, &query.q)))
+}
+
+/// The search box's suggestions for `typed`.
+pub fn suggestions(app: &AppState, typed: &str) -> Vec<Suggestion> {
+    const MAX: usize = 8;
+    let typed = typed.trim();
+    if typed.chars().count() < 2 || typed.len() > 100 {
+        return Vec::new();
+    }
+    let needle = typed.to_lowercase();
+    let state = app.state();
+    let mut out: Vec<Suggestion> = Vec::new();
+    for category in &state.site.categories {
+        if category.name.to_lowercase().starts_with(&needle) {
+            out.push(Suggestion {
+                text: category.name.clone(),
+                kind: "category",
+                url: format!("/?category={}", category.slug),
+            });
+        }
+    }
+    for shop in state.shops.values() {
+        if out.len() < 3 && shop.name.to_lowercase().starts_with(&needle) {
+            out.push(Suggestion {
+                text: shop.name.clone(),
+                kind: "shop",
+                url: format!("/shops/{}", shop.slug),
+            });
+        }
+    }
+    let hits = app.search.query(typed, 50).unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    for (id, _) in hits {
+        if out.len() >= MAX {
+            break;
+        }
+        let Some(product) = state.products.get(&id).filter(|p| p.is_visible()) else {
+            continue;
+        };
+        if seen.insert(product.title.to_lowercase()) {
+            out.push(Suggestion {
+                text: product.title.clone(),
+                kind: "product",
+                url: format!("/products/{}", product.slug),
+            });
+        }
+    }
+    out.truncate(MAX);
+    out
+}
