@@ -75,6 +75,9 @@ struct Cli {
         hide_env_values = true
     )]
     stripe_webhook_secret: Option<String>,
+    /// The publishable key (`pk_…`) Stripe's payment form needs in the browser.
+    #[arg(long, env = "STRIPE_PUBLISHABLE_KEY", global = true)]
+    stripe_publishable_key: Option<String>,
     /// The sender of the marketplace's mail.
     #[arg(long, env = "MARKETPLACE_MAIL_FROM", global = true)]
     mail_from: Option<String>,
@@ -179,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .map(|secret_key| api::payments::StripeConfig {
             secret_key,
             webhook_secret: cli.stripe_webhook_secret.unwrap_or_default(),
+            publishable_key: cli.stripe_publishable_key,
         });
     if let Some(from) = cli.mail_from {
         config.mail_from = from;

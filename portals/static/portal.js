@@ -150,3 +150,29 @@
     }, 150);
   });
 })();
+
+// Stripe's Payment Element on /pay/{id} when the marketplace takes payments with Stripe:
+// Stripe.js (loaded by the page) collects the card and confirms the payment; the webhook then
+// places the orders, and the return page waits for it.
+window.addEventListener("load", function () {
+  "use strict";
+  var form = document.getElementById("stripe-pay");
+  if (!form || !window.Stripe) return;
+  var stripe = window.Stripe(form.dataset.stripeKey);
+  var elements = stripe.elements({ clientSecret: form.dataset.clientSecret });
+  elements.create("payment").mount("#payment-element");
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var button = form.querySelector("button");
+    button.disabled = true;
+    stripe.confirmPayment({
+      elements: elements,
+      confirmParams: { return_url: location.origin + form.dataset.returnUrl },
+    }).then(function (result) {
+      if (result.error) {
+        document.getElementById("stripe-error").textContent = result.error.message;
+        button.disabled = false;
+      }
+    });
+  });
+});

@@ -271,6 +271,57 @@ async fn a_cart_from_two_shops_with_a_code_pays_once_and_becomes_one_order_per_s
             .count(),
         2
     );
+
+    // The admin downloads the orders and the payment as CSV.
+    let admin = t.user("admin@example.com", Role::Admin).await;
+    let csv = t
+        .call(
+            Method::GET,
+            "/api/admin/orders?format=csv",
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let rows: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(rows.len(), 3, "{}", csv.body);
+    assert!(rows[0].starts_with("number,order_id,placed_at,shop,status"));
+    assert!(csv.body.contains(",CLAY10,Lyon,FR"), "{}", csv.body);
+    let payments = t
+        .call(
+            Method::GET,
+            "/api/admin/payments?format=csv",
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert!(
+        payments
+            .body
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(",paid,USD,9182,"),
+        "{}",
+        payments.body
+    );
+    assert_eq!(
+        t.call(
+            Method::GET,
+            "/api/admin/orders?format=csv",
+            Some(&shopper.token),
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
     t.app.shutdown().await;
 }
 

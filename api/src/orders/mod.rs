@@ -101,8 +101,13 @@ pub async fn checkout(
 }
 
 async fn standing(app: &AppState, checkout: &domain::Checkout) -> CheckoutView {
-    let secret = app.kv.get(&secret_key(checkout.id)).await.ok().flatten();
-    CheckoutView::build(checkout, secret)
+    CheckoutView::build(checkout, client_secret(app, checkout.id).await)
+}
+
+/// What Stripe.js needs to pay an open checkout (kept in the key-value store for the
+/// checkout's lifetime, never in the log); `None` for the sandbox.
+pub async fn client_secret(app: &AppState, checkout: CheckoutId) -> Option<String> {
+    app.kv.get(&secret_key(checkout)).await.ok().flatten()
 }
 
 async fn cancel_quietly(app: &AppState, payment_ref: &str) {

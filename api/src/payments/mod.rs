@@ -24,11 +24,17 @@ use domain::{CheckoutId, Event, Money, Order, Shop, State};
 pub struct StripeConfig {
     pub secret_key: String,
     pub webhook_secret: String,
+    /// The publishable key Stripe.js needs on the payment page (`STRIPE_PUBLISHABLE_KEY`).
+    pub publishable_key: Option<String>,
 }
 
 impl std::fmt::Debug for StripeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StripeConfig { secret_key: <redacted>, webhook_secret: <redacted> }")
+        f.debug_struct("StripeConfig")
+            .field("secret_key", &"<redacted>")
+            .field("webhook_secret", &"<redacted>")
+            .field("publishable_key", &self.publishable_key)
+            .finish()
     }
 }
 
@@ -254,6 +260,7 @@ mod contract {
         let config = StripeConfig {
             secret_key,
             webhook_secret: "whsec_contract".into(),
+            publishable_key: None,
         };
         keeps_the_contract(&stripe::Stripe::new(&config).unwrap()).await;
     }

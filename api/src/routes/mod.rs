@@ -119,6 +119,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::payouts))
         .routes(routes!(orders::onboarding))
         .routes(routes!(orders::admin_orders))
+        .routes(routes!(orders::admin_payments))
         .routes(routes!(health::health))
         .routes(routes!(metrics::metrics))
 }

@@ -403,3 +403,81 @@ pub fn orders_csv<'a>(state: &domain::State, orders: impl Iterator<Item = &'a Or
     }
     csv
 }
+
+/// One payment session as admins see it.
+#[derive(Serialize, ToSchema)]
+pub struct PaymentView {
+    pub session_id: uuid::Uuid,
+    pub shopper_email: Option<String>,
+    pub provider: String,
+    pub payment_ref: String,
+    /// `open`, `paid`, `cancelled`, `expired`, `failed`, `refunded`.
+    pub status: String,
+    pub amount: crate::views::MoneyView,
+    pub fee: crate::views::MoneyView,
+    pub shops: usize,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// Every payment session, newest first; `?format=csv` downloads them.
+#[utoipa::path(get, path = "/api/admin/payments", tag = "admin", params(AdminOrderFilter),
+    responses((status = 200, body = Page<PaymentView>, description = "JSON, or text/csv with format=csv"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(super) async fn admin_payments(
+    State(app): State<AppState>,
+    Admin(_): Admin,
+    filter: Result<Query<AdminOrderFilter>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(filter) = filter?;
+    let state = app.state();
+    let view = |c: &domain::Checkout| PaymentView {
+        session_id: c.id.0,
+        shopper_email: state.accounts.get(&c.owner).map(|a| a.email.clone()),
+        provider: c.provider.clone(),
+        payment_ref: c.payment_ref.clone(),
+        status: serde_json::to_value(c.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        amount: c.priced.total.into(),
+        fee: c.priced.fee.into(),
+        shops: c.priced.shops.len(),
+        created_at: c.created_at,
+    };
+    let sessions = state
+        .checkouts
+        .values()
+        .rev()
+        .filter(|c| filter.status.as_deref().is_none_or(|s| view(c).status == s));
+    if filter.format.as_deref() == Some("csv") {
+        let mut csv = Csv::new(&[
+            "session_id",
+            "created_at",
+            "shopper_email",
+            "provider",
+            "payment_ref",
+            "status",
+            "currency",
+            "amount",
+            "fee",
+            "shops",
+        ]);
+        for c in sessions {
+            let v = view(c);
+            csv.row([
+                v.session_id.to_string(),
+                v.created_at.to_rfc3339(),
+                v.shopper_email.unwrap_or_default(),
+                v.provider,
+                v.payment_ref,
+                v.status,
+                v.amount.currency,
+                v.amount.amount.to_string(),
+                v.fee.amount.to_string(),
+                v.shops.to_string(),
+            ]);
+        }
+        return Ok(csv.download("payments.csv"));
+    }
+    let page = Page::of(sessions, filter.page, filter.per_page, view);
+    Ok((StatusCode::OK, Json(page)).into_response())
+}

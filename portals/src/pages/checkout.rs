@@ -161,6 +161,8 @@ pub struct PayPage {
     step: &'static str,
     card_number: String,
     error: Option<String>,
+    /// With Stripe: the publishable key and the payment's client secret for Stripe.js.
+    stripe: Option<(String, String)>,
 }
 
 fn find_checkout(
@@ -191,6 +193,7 @@ fn pay_page(
         step,
         card_number,
         error,
+        stripe: None,
     };
     let status = if page.error.is_some() {
         StatusCode::PAYMENT_REQUIRED
@@ -212,6 +215,26 @@ pub async fn pay_form(
     };
     if checkout.status == CheckoutStatus::Paid {
         return Redirect::to(&format!("/checkout/{id}/done")).into_response();
+    }
+    if checkout.provider == "stripe" {
+        // Stripe's Payment Element takes the card; the webhook confirms the payment.
+        let key = app
+            .config
+            .stripe
+            .as_ref()
+            .and_then(|s| s.publishable_key.clone());
+        let secret = api::orders::client_secret(&app, checkout.id).await;
+        let page = PayPage {
+            chrome: Chrome::with(&app.state(), "shop", &viewer),
+            session: CheckoutView::build(&checkout, None),
+            step: "card",
+            card_number: String::new(),
+            error: (key.is_none() || secret.is_none()).then(|| {
+                "Card payments are not available right now (the payment form is not configured). Please try again later.".to_string()
+            }),
+            stripe: key.zip(secret),
+        };
+        return page.into_response();
     }
     pay_page(&app, &viewer, &checkout, "card", String::new(), None)
 }
