@@ -1,6 +1,6 @@
 //! CSV downloads for admins: one quoting rule (RFC 4180) and formula defusing (a cell that starts
-//! with `=`, `+`, `-` or `@` and is not a number gets a leading `'`, so a spreadsheet never runs a
-//! shop name as a formula).
+//! with `=`, `+`, `-`, `@`, a tab or a carriage return and is not a number gets a leading `'`, so a
+//! spreadsheet never runs a shop name as a formula).
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -42,7 +42,8 @@ impl Csv {
 }
 
 fn field(raw: &str) -> String {
-    let value = if raw.starts_with(['=', '+', '-', '@']) && raw.parse::<f64>().is_err() {
+    let value = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) && raw.parse::<f64>().is_err()
+    {
         format!("'{raw}")
     } else {
         raw.to_string()

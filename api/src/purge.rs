@@ -23,6 +23,7 @@ pub async fn purge_due(app: &AppState, now: DateTime<Utc>) -> Purged {
     let products = purge_products(app, now).await;
     let shops = purge_shops(app, now).await;
     let images = crate::media::purge_unused(app, now).await;
+    forget_idle_visitor_carts(app, now).await;
     Purged {
         products,
         shops,
@@ -91,6 +92,27 @@ pub async fn run(app: AppState, every: Duration, cancel: CancellationToken) {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Visitors' carts untouched for 30 days are forgotten (a shopper's cart stays with the account).
+async fn forget_idle_visitor_carts(app: &AppState, now: DateTime<Utc>) {
+    let idle = now - chrono::Duration::days(domain::VISITOR_CART_DAYS);
+    let sessions: Vec<domain::SessionId> = app
+        .state()
+        .carts
+        .values()
+        .filter(|c| c.updated_at < idle)
+        .filter_map(|c| match c.owner {
+            domain::CartOwner::Session(session) => Some(session),
+            domain::CartOwner::Account(_) => None,
+        })
+        .collect();
+    for session in sessions {
+        let forget = Command::Cart(domain::CartCommand::Forget { session });
+        if let Err(e) = app.execute_at(Actor::System, forget, now).await {
+            tracing::debug!(error = %e, "a visitor's cart was not forgotten");
         }
     }
 }

@@ -347,7 +347,7 @@ impl<T> Page<T> {
     ) -> Page<T> {
         let per_page = per_page.unwrap_or(20).clamp(1, 100);
         let page = page.unwrap_or(1).max(1);
-        let first = (page - 1) * per_page;
+        let first = (page - 1).saturating_mul(per_page);
         let mut total = 0;
         let mut out = Vec::new();
         for item in items {

@@ -116,7 +116,14 @@ pub enum CartCommand {
     Merge {
         session: SessionId,
     },
+    /// Forgets a visitor's cart nobody touched for [`VISITOR_CART_DAYS`] (the system's purge).
+    Forget {
+        session: SessionId,
+    },
 }
+
+/// How long a visitor's cart is kept after its last change.
+pub const VISITOR_CART_DAYS: i64 = 30;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WishlistCommand {
@@ -131,6 +138,23 @@ pub enum WishlistCommand {
 }
 
 pub(crate) fn decide(state: &State, command: &CartCommand, ctx: &Context) -> Result<Vec<Event>> {
+    if let CartCommand::Forget { session } = command {
+        if ctx.actor != Actor::System {
+            return Err(DomainError::Forbidden(
+                "only the purge forgets carts".into(),
+            ));
+        }
+        let owner = CartOwner::Session(*session);
+        let idle = state
+            .carts
+            .get(&owner)
+            .is_some_and(|c| ctx.at - c.updated_at > chrono::Duration::days(VISITOR_CART_DAYS));
+        return Ok(if idle {
+            vec![updated(Cart::empty(owner, ctx.at), ctx.at)]
+        } else {
+            Vec::new()
+        });
+    }
     let owner = CartOwner::of(&ctx.actor)?;
     let current = state
         .carts
@@ -166,6 +190,8 @@ pub(crate) fn decide(state: &State, command: &CartCommand, ctx: &Context) -> Res
             cart.codes.retain(|c| Some(*c) != id);
         }
         CartCommand::Merge { session } => return merge(state, cart, *session, ctx),
+        // Answered above, before the owner was needed.
+        CartCommand::Forget { .. } => return Ok(Vec::new()),
     }
     if cart == current {
         return Ok(Vec::new());
@@ -301,6 +327,24 @@ fn apply_code(state: &State, cart: &mut Cart, raw: &str, ctx: &Context) -> Resul
             "code",
             format!("{name} is for products of {shop_name}; none of them is in the cart"),
         ));
+    }
+    if let crate::discount::Discount::Fixed { amount } = code.discount {
+        let other = cart
+            .lines
+            .iter()
+            .filter_map(|l| state.products.get(&l.product_id))
+            .filter(|p| p.shop_id == code.shop_id)
+            .map(|p| p.current_price().currency)
+            .find(|c| *c != amount.currency);
+        if let Some(other) = other {
+            return Err(DomainError::invalid(
+                "code",
+                format!(
+                    "{name} takes off {}, but these products are priced in {other}",
+                    amount.currency
+                ),
+            ));
+        }
     }
     // One code per shop: a new one replaces the shop's previous code.
     cart.codes.retain(|c| {

@@ -211,7 +211,11 @@ pub fn price_cart(state: &State, cart: &Cart, now: DateTime<Utc>) -> PricedCart 
         if let Some(code) = code {
             match code_unusable(state, code, now, owner) {
                 Some(reason) => problems.push(format!("{reason}: remove it to check out")),
-                None => apply_discount(part, code),
+                None => {
+                    if let Some(problem) = apply_discount(part, code) {
+                        problems.push(problem);
+                    }
+                }
             }
         }
         part.subtotal = Money::new(part.lines.iter().map(|l| l.subtotal.amount).sum(), currency);
@@ -240,7 +244,7 @@ fn platform_fee(total: i64) -> i64 {
 
 /// Spreads a code's discount over the lines it covers, so that the lines' discounts add up to the
 /// shop's discount exactly (a fixed amount is split in proportion, the remainder cent by cent).
-fn apply_discount(part: &mut ShopPart, code: &DiscountCode) {
+fn apply_discount(part: &mut ShopPart, code: &DiscountCode) -> Option<String> {
     let covered: Vec<usize> = part
         .lines
         .iter()
@@ -253,7 +257,7 @@ fn apply_discount(part: &mut ShopPart, code: &DiscountCode) {
         .collect();
     let base: i64 = covered.iter().map(|&i| part.lines[i].subtotal.amount).sum();
     if base <= 0 {
-        return;
+        return None;
     }
     match code.discount {
         Discount::Percent { percent } => {
@@ -264,12 +268,17 @@ fn apply_discount(part: &mut ShopPart, code: &DiscountCode) {
         }
         Discount::Fixed { amount } => {
             if amount.currency != part.lines[covered[0]].subtotal.currency {
-                return;
+                return Some(format!(
+                    "{} takes off {}, but the cart is in {}: remove it to check out",
+                    code.code, amount.currency, part.lines[covered[0]].subtotal.currency
+                ));
             }
             let off = amount.amount.min(base);
             let mut given = 0;
             for &i in &covered {
-                let share = off * part.lines[i].subtotal.amount / base;
+                // In i128: a large fixed amount times a large line would overflow i64.
+                let share = (i128::from(off) * i128::from(part.lines[i].subtotal.amount)
+                    / i128::from(base)) as i64;
                 part.lines[i].discount.amount = share;
                 given += share;
             }
@@ -283,6 +292,7 @@ fn apply_discount(part: &mut ShopPart, code: &DiscountCode) {
         code: code.code.clone(),
         public_name: code.public_name.clone(),
     });
+    None
 }
 
 /// Where a checkout stands.
@@ -319,6 +329,11 @@ pub struct Checkout {
 }
 
 impl Checkout {
+    /// Whether this session pays `cart` as it is now, to `address`.
+    pub fn is_for(&self, cart: &Cart, address: AddressId) -> bool {
+        self.cart_version == cart.version && self.address.id == address
+    }
+
     /// Whether it holds its stock (and codes) at `now`.
     pub fn holds_stock(&self, now: DateTime<Utc>) -> bool {
         self.status == CheckoutStatus::Open && now < self.expires_at
@@ -459,18 +474,27 @@ fn open(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| DomainError::Conflict("the cart is empty".into()))?;
     let mut events = Vec::new();
-    if let Some(current) = state.open_checkout_of(shopper, ctx.at) {
-        if current.cart_version == cart.version {
-            // Another request opened this cart's session a moment ago: it stands, this one
-            // records nothing (the caller answers with the standing session).
-            return Ok(Vec::new());
-        }
-        events.push(closed(
-            current,
-            CheckoutStatus::Cancelled,
-            Some("the cart changed".into()),
-            ctx.at,
-        ));
+    if let Some(current) = state.open_checkout_of(shopper, ctx.at)
+        && current.is_for(cart, address)
+    {
+        // Another request opened this cart's session a moment ago: it stands, this one
+        // records nothing (the caller answers with the standing session).
+        return Ok(Vec::new());
+    }
+    // Whatever session the shopper had open ends now: replaced (the cart or the address
+    // changed), or expired if its time was up and the job has not closed it yet.
+    if let Some(previous) = state
+        .open_checkouts
+        .get(&shopper)
+        .and_then(|id| state.checkouts.get(id))
+        .filter(|c| c.status == CheckoutStatus::Open)
+    {
+        let (status, reason) = if previous.holds_stock(ctx.at) {
+            (CheckoutStatus::Cancelled, "the cart or the address changed")
+        } else {
+            (CheckoutStatus::Expired, "its time was up")
+        };
+        events.push(closed(previous, status, Some(reason.into()), ctx.at));
     }
     let address = state
         .accounts
@@ -550,15 +574,17 @@ pub(crate) fn decide_payment(
             )],
             _ => Vec::new(),
         }),
+        // Recorded whatever came first: a success reported after its refund (events arrive in
+        // any order) then finds the session refunded and places nothing.
         PaymentCommand::Refunded { .. } => Ok(match checkout.status {
-            CheckoutStatus::Paid => refund(
+            CheckoutStatus::Refunded => Vec::new(),
+            _ => refund(
                 state,
                 checkout,
                 "refunded by the payment provider",
                 false,
                 ctx.at,
             ),
-            _ => Vec::new(),
         }),
     }
 }
@@ -575,16 +601,8 @@ fn succeeded(
     ) {
         return Ok(Vec::new()); // a replay
     }
-    if amount != checkout.priced.total {
-        return Err(DomainError::Conflict(format!(
-            "checkout {} expects {}, the provider reported {}",
-            checkout.id,
-            checkout.priced.total.display(),
-            amount.display()
-        )));
-    }
     let at = ctx.at;
-    let mut events = vec![Event::PaymentCaptured {
+    let events = vec![Event::PaymentCaptured {
         checkout: checkout.id,
         owner: checkout.owner,
         payment_ref: checkout.payment_ref.clone(),
@@ -592,18 +610,50 @@ fn succeeded(
         fee: checkout.priced.fee,
         at,
     }];
-    // Paid after its hold ended (expired, or failed then paid): the stock may have gone to
-    // someone else. Then nothing is ordered and the money goes back.
+    // Money taken that is not what the session asked for is given back, never kept silently.
+    if amount != checkout.priced.total {
+        let reason = format!(
+            "the provider captured {} for a session of {}",
+            amount.display(),
+            checkout.priced.total.display()
+        );
+        return Ok(refund_unfulfillable(state, checkout, events, &reason, at));
+    }
+    // Paid after its session ended (expired, failed, replaced): what was true then is checked
+    // again — the products still on sale, the codes still usable, the stock still there — or
+    // nothing is ordered and the money goes back.
+    if !checkout.holds_stock(at) {
+        let gone = checkout
+            .priced
+            .shops
+            .iter()
+            .flat_map(|s| &s.lines)
+            .filter_map(|l| state.products.get(&l.product_id))
+            .find_map(|p| not_on_sale(p, at));
+        let code = checkout
+            .priced
+            .shops
+            .iter()
+            .filter_map(|s| s.code.as_ref())
+            .filter_map(|c| state.discount_codes.get(&c.id))
+            .find_map(|c| code_unusable(state, c, at, Some(checkout.owner)));
+        if let Some(reason) = gone.or(code) {
+            return Ok(refund_unfulfillable(state, checkout, events, &reason, at));
+        }
+    }
+    let mut events = events;
     let mut taken: BTreeMap<ProductId, u32> = BTreeMap::new();
     for line in checkout.priced.shops.iter().flat_map(|s| &s.lines) {
         let Some(product) = state.products.get(&line.product_id) else {
-            return Ok(refund_unfulfillable(state, checkout, events, at));
+            let reason = "a product was removed before the payment arrived";
+            return Ok(refund_unfulfillable(state, checkout, events, reason, at));
         };
         // What other shoppers' live checkouts hold stays theirs; this checkout's own hold (if
         // it still has one) is part of what is left.
         let taken = taken.entry(product.id).or_default();
         if state.available(product, at, Some(checkout.owner)) < *taken + line.quantity {
-            return Ok(refund_unfulfillable(state, checkout, events, at));
+            let reason = "paid after the session had ended, and the stock was gone";
+            return Ok(refund_unfulfillable(state, checkout, events, reason, at));
         }
         *taken += line.quantity;
     }
@@ -635,17 +685,12 @@ fn refund_unfulfillable(
     state: &State,
     checkout: &Checkout,
     mut events: Vec<Event>,
+    reason: &str,
     at: DateTime<Utc>,
 ) -> Vec<Event> {
     let mut paid = checkout.clone();
     paid.status = CheckoutStatus::Paid;
-    events.extend(refund(
-        state,
-        &paid,
-        "paid after the checkout had expired and the stock was gone",
-        true,
-        at,
-    ));
+    events.extend(refund(state, &paid, reason, true, at));
     events
 }
 
@@ -746,13 +791,16 @@ impl State {
 
     pub(crate) fn apply_checkout(&mut self, event: &Event) {
         match event {
-            Event::CartUpdated { owner, cart, .. } => {
-                if cart.is_empty() && cart.codes.is_empty() {
+            Event::CartUpdated { owner, cart, .. } => match owner {
+                // A visitor's emptied cart is gone; a shopper's stays (empty) so its version
+                // keeps counting up and an old session can never match a new cart.
+                CartOwner::Session(_) if cart.is_empty() && cart.codes.is_empty() => {
                     self.carts.remove(owner);
-                } else {
+                }
+                _ => {
                     self.carts.insert(*owner, (**cart).clone());
                 }
-            }
+            },
             Event::WishlistAdded {
                 account, product, ..
             } => {
@@ -791,17 +839,6 @@ impl State {
             Event::CheckoutClosed { id, status, .. } => self.close_checkout(*id, *status),
             Event::PaymentCaptured { checkout, .. } => {
                 self.close_checkout(*checkout, CheckoutStatus::Paid);
-                // The paid cart is emptied, unless the shopper changed it meanwhile.
-                if let Some(c) = self.checkouts.get(checkout) {
-                    let owner = CartOwner::Account(c.owner);
-                    if self
-                        .carts
-                        .get(&owner)
-                        .is_some_and(|cart| cart.version == c.cart_version)
-                    {
-                        self.carts.remove(&owner);
-                    }
-                }
             }
             Event::PaymentRefunded { checkout, .. } => {
                 self.close_checkout(*checkout, CheckoutStatus::Refunded);
@@ -1122,9 +1159,7 @@ mod tests {
         assert_eq!(state.products[&product(21)].stock, 0);
         assert_eq!(state.code_uses[&DiscountCodeId(uid(900))], 1);
         assert!(
-            !state
-                .carts
-                .contains_key(&CartOwner::Account(AccountId(uid(500)))),
+            state.carts[&CartOwner::Account(AccountId(uid(500)))].is_empty(),
             "the paid cart is emptied"
         );
         let order = state.orders_of_shop(ShopId(uid(1))).next().unwrap();
@@ -1303,6 +1338,117 @@ mod tests {
             state.reviews_of(product(11)).next().unwrap().text,
             "Lovely glaze."
         );
+    }
+
+    #[test]
+    fn an_emptied_and_refilled_cart_or_a_new_address_never_reuses_an_old_session() {
+        let mut state = market();
+        set(&mut state, shopper(500), 11, 1).unwrap();
+        open(&mut state, 500, 7, t0()).unwrap();
+        // Emptied, then refilled with something else: a new version, so a new session.
+        set(&mut state, shopper(500), 11, 0).unwrap();
+        set(&mut state, shopper(500), 12, 1).unwrap();
+        let events = open(&mut state, 500, 8, t0()).unwrap();
+        assert!(matches!(
+            events[0],
+            Event::CheckoutClosed {
+                status: CheckoutStatus::Cancelled,
+                ..
+            }
+        ));
+        assert_eq!(
+            state.checkouts[&CheckoutId(uid(8))].priced.shops[0].lines[0].product_id,
+            product(12)
+        );
+        // The same cart to another address: a new session too.
+        let other = Address {
+            id: AddressId(uid(9999)),
+            label: "Work".into(),
+            name: "S".into(),
+            street: "Office 2".into(),
+            city: "Berlin".into(),
+            zip: "10117".into(),
+            country: "DE".into(),
+            is_default: false,
+        };
+        let add = AccountCommand::AddAddress {
+            account: AccountId(uid(500)),
+            address: other,
+        };
+        run(&mut state, Command::Account(add), shopper(500)).unwrap();
+        let amount = state.checkouts[&CheckoutId(uid(8))].priced.total;
+        let to_work = CheckoutCommand::Open {
+            id: CheckoutId(uid(9)),
+            address: AddressId(uid(9999)),
+            provider: "sandbox".into(),
+            payment_ref: "pi_9".into(),
+            amount,
+        };
+        run(&mut state, Command::Checkout(to_work), shopper(500)).unwrap();
+        assert_eq!(
+            state.checkouts[&CheckoutId(uid(8))].status,
+            CheckoutStatus::Cancelled
+        );
+        assert_eq!(state.checkouts[&CheckoutId(uid(9))].address.city, "Berlin");
+        assert_eq!(
+            state.checkouts[&CheckoutId(uid(9))].address.street,
+            "Office 2"
+        );
+    }
+
+    #[test]
+    fn refunds_before_success_and_late_payments_for_ended_offers_place_nothing() {
+        let mut state = market();
+        set(&mut state, shopper(500), 11, 1).unwrap();
+        open(&mut state, 500, 7, t0()).unwrap();
+        let refunded = PaymentCommand::Refunded {
+            checkout: CheckoutId(uid(7)),
+            payment_ref: "pi_7".into(),
+        };
+        run(&mut state, Command::Payment(refunded), Actor::System).unwrap();
+        assert_eq!(
+            paid(&mut state, 7, t0()).unwrap(),
+            vec![],
+            "the success came after its refund"
+        );
+        assert!(state.orders.is_empty());
+        assert!(state.reservations.is_empty());
+
+        // A payment arriving after its session expired, for a product no longer on sale.
+        set(&mut state, shopper(501), 12, 1).unwrap();
+        open(&mut state, 501, 8, t0()).unwrap();
+        let hide = Command::ModerateProduct {
+            id: product(12),
+            reason: Some("recall".into()),
+        };
+        run(&mut state, hide, Actor::System).unwrap();
+        let later = t0() + chrono::Duration::minutes(CHECKOUT_MINUTES + 5);
+        let events = paid(&mut state, 8, later).unwrap();
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::PaymentRefunded {
+                refund_due: true,
+                ..
+            }
+        )));
+        assert!(state.orders.is_empty());
+        // A capture of another amount than asked is refunded, not kept.
+        set(&mut state, shopper(500), 11, 1).unwrap();
+        open(&mut state, 500, 10, t0()).unwrap();
+        let odd = PaymentCommand::Succeeded {
+            checkout: CheckoutId(uid(10)),
+            payment_ref: "pi_10".into(),
+            amount: usd(1),
+        };
+        let events = run(&mut state, Command::Payment(odd), Actor::System).unwrap();
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::PaymentRefunded {
+                refund_due: true,
+                ..
+            }
+        )));
+        assert!(state.orders.is_empty());
     }
 
     #[test]

@@ -552,6 +552,12 @@ fn prices(price: Money, sale_price: Option<Money>) -> Result<()> {
     if price.amount <= 0 {
         return Err(DomainError::invalid("price", "must be above zero"));
     }
+    if price.amount > crate::money::MAX_AMOUNT {
+        return Err(DomainError::invalid(
+            "price",
+            "is more than this marketplace sells anything for",
+        ));
+    }
     if let Some(sale) = sale_price {
         if sale.currency != price.currency {
             return Err(DomainError::invalid(

@@ -85,7 +85,9 @@ pub(crate) fn create(state: &State, new: &DiscountCode, ctx: &Context) -> Result
         Discount::Percent { percent } if !(1..=100).contains(&percent) => {
             return Err(DomainError::invalid("value", "a percentage from 1 to 100"));
         }
-        Discount::Fixed { amount } if amount.amount <= 0 => {
+        Discount::Fixed { amount }
+            if amount.amount <= 0 || amount.amount > crate::money::MAX_AMOUNT =>
+        {
             return Err(DomainError::invalid("value", "an amount above zero"));
         }
         _ => {}

@@ -45,7 +45,8 @@ pub use account::{
 pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device};
 pub use actor::{Actor, Role};
 pub use cart::{
-    Cart, CartCommand, CartLine, CartOwner, MAX_CART_LINES, MAX_QUANTITY, WishlistCommand,
+    Cart, CartCommand, CartLine, CartOwner, MAX_CART_LINES, MAX_QUANTITY, VISITOR_CART_DAYS,
+    WishlistCommand,
 };
 pub use catalog::{
     Hidden, NewProduct, Product, ProductChanges, ProductDetails, ProductStatus,

@@ -69,6 +69,11 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// The largest price or fixed discount the marketplace takes, in minor units (a billion in a
+/// two-decimal currency): a cart of 100 lines × 999 units at this price still adds up within
+/// `i64`.
+pub const MAX_AMOUNT: i64 = 100_000_000_000;
+
 /// An amount of money: `amount` minor units of `currency`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {

@@ -156,6 +156,21 @@ impl State {
                 if let Some(code) = &order.part.code {
                     *self.code_uses.entry(code.id).or_default() += 1;
                 }
+                // The paid cart is emptied (once: emptying moves its version on), unless the
+                // shopper changed it after opening the session.
+                let owner = crate::cart::CartOwner::Account(order.shopper);
+                let paid_version = self
+                    .checkouts
+                    .get(&order.checkout_id)
+                    .map(|c| c.cart_version);
+                if let Some(cart) = self.carts.get_mut(&owner)
+                    && Some(cart.version) == paid_version
+                {
+                    cart.lines.clear();
+                    cart.codes.clear();
+                    cart.version += 1;
+                    cart.updated_at = order.placed_at;
+                }
                 for line in &order.part.lines {
                     *self.units_sold.entry(line.product_id).or_default() +=
                         u64::from(line.quantity);
@@ -196,6 +211,15 @@ impl State {
                 }
                 if let Some(sales) = self.shop_sales.get_mut(&order.part.shop_id) {
                     *sales = sales.saturating_sub(1);
+                }
+                // A refunded order gives its code's use back.
+                if let Some(uses) = order
+                    .part
+                    .code
+                    .as_ref()
+                    .and_then(|c| self.code_uses.get_mut(&c.id))
+                {
+                    *uses = uses.saturating_sub(1);
                 }
             }
             _ => {}

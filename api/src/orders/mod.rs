@@ -53,7 +53,7 @@ pub async fn checkout(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::Conflict("the cart is empty".into()))?;
     if let Some(open) = state.open_checkout_of(shopper, now)
-        && open.cart_version == cart.version
+        && open.is_for(cart, address)
     {
         return Ok(standing(app, open).await);
     }

@@ -117,6 +117,8 @@ pub trait PaymentProvider: Send + Sync {
         shop: &Shop,
         payment_ref: &str,
     ) -> Result<(), PaymentError>;
+    /// Takes back a cancelled (refunded) order's transfer from its shop.
+    async fn reverse_transfer(&self, order: &Order, shop: &Shop) -> Result<(), PaymentError>;
     /// Where the shop's seller completes their payout details, creating the shop's connected
     /// account first when it has none; `None` when the provider needs no onboarding (sandbox).
     async fn onboarding(
@@ -185,6 +187,14 @@ pub async fn follow_up(app: &AppState, events: &[Event]) {
                     tracing::error!(order = %order.id, error = %e, "the shop's transfer was not made");
                 }
                 crate::orders::mail_order_placed(app, order).await;
+            }
+            Event::OrderCancelled { id, shop, .. } => {
+                let state = app.state();
+                if let (Some(order), Some(shop)) = (state.orders.get(id), state.shops.get(shop))
+                    && let Err(e) = provider.reverse_transfer(order, shop).await
+                {
+                    tracing::error!(order = %id, error = %e, "a refunded order's transfer was not taken back; reverse it by hand");
+                }
             }
             Event::OrderStatusChanged { id, .. } => {
                 crate::orders::mail_status_changed(app, *id).await

@@ -84,6 +84,12 @@ impl PaymentProvider for Sandbox {
         Ok(())
     }
 
+    async fn reverse_transfer(&self, order: &Order, _shop: &Shop) -> Result<(), PaymentError> {
+        // The ledger is the orders: a cancelled order's payout is no longer counted.
+        tracing::debug!(order = %order.id, "sandbox transfer reversed");
+        Ok(())
+    }
+
     async fn onboarding(
         &self,
         _shop: &Shop,

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use stripe::{AccountId, Client, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::account::{CreateAccount, CreateAccountType, RetrieveAccount};
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
-use stripe_connect::transfer::CreateTransfer;
+use stripe_connect::transfer::{CreateTransfer, ListTransfer};
+use stripe_connect::transfer_reversal::CreateIdTransferReversal;
 use stripe_core::balance::RetrieveForMyAccountBalance;
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
@@ -149,6 +150,27 @@ impl PaymentProvider for Stripe {
             .await
             .map(|_| ())
             .map_err(failed)
+    }
+
+    async fn reverse_transfer(&self, order: &Order, shop: &Shop) -> Result<(), PaymentError> {
+        let Some(destination) = &shop.payout_account else {
+            return Ok(()); // never transferred
+        };
+        let transfers = ListTransfer::new()
+            .transfer_group(order.checkout_id.to_string())
+            .destination(destination.as_str())
+            .send(&self.client)
+            .await
+            .map_err(failed)?;
+        for transfer in transfers.data.iter().filter(|t| !t.reversed) {
+            CreateIdTransferReversal::new(transfer.id.clone())
+                .customize()
+                .request_strategy(once(format!("reversal-{}", transfer.id))?)
+                .send(&self.client)
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
     }
 
     async fn onboarding(

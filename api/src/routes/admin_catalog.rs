@@ -166,7 +166,7 @@ pub(super) async fn list_products(
         filter.q.as_deref(),
         filter.hidden,
         filter.page,
-        filter.per_page,
+        filter.per_page.map(|p| p.min(100)),
     ))
     .into_response())
 }
@@ -210,7 +210,7 @@ pub fn admin_products(
         total: matched.len(),
         items: matched
             .into_iter()
-            .skip((page - 1) * per_page)
+            .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .map(|p| AdminProductView {
                 product: ProductView::build(state, p),

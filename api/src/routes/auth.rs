@@ -110,6 +110,7 @@ pub(super) async fn verify(
     let visitor = Visitor::from_cookies(&jar);
     let session =
         flows::finish_sign_up(&app, &request.email, &request.otp, &client, visitor.session).await?;
+    crate::orders::adopt_visitor_cart(&app, &session.account, &jar).await;
     let (jar, body) = signed_in(&app, jar, session);
     Ok((StatusCode::CREATED, jar, body))
 }

@@ -162,6 +162,7 @@ pub(super) async fn post_review(
 #[serde(deny_unknown_fields)]
 pub(super) struct SuggestQuery {
     /// What has been typed so far (the last word counts as a prefix; typos are forgiven).
+    #[serde(default)]
     q: String,
 }
 

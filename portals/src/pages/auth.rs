@@ -240,6 +240,7 @@ pub async fn verify(
     let visitor = Visitor::from_cookies(&jar);
     match flows::finish_sign_up(&app, &form.email, &form.otp, &client, visitor.session).await {
         Ok(session) => {
+            api::orders::adopt_visitor_cart(&app, &session.account, &jar).await;
             let jar = auth::set_session(jar, &session, app.config.secure_cookies);
             let to = match portal {
                 Portal::Seller => "/seller/onboarding",

@@ -111,6 +111,10 @@ pub struct ProductForm {
     sale_price: String,
     #[serde(default)]
     stock: String,
+    /// The stock when the edit form was opened: if the seller left the field as it was, orders
+    /// placed meanwhile keep their units (the save does not put sold units back on sale).
+    #[serde(default)]
+    stock_was: String,
     #[serde(default)]
     status: String,
     #[serde(default)]
@@ -167,6 +171,7 @@ impl ProductForm {
             ("price", &self.price),
             ("sale_price", &self.sale_price),
             ("stock", &self.stock),
+            ("stock_was", &self.stock_was),
             ("status", &self.status),
             ("brand", &self.brand),
             ("tags", &self.tags),
@@ -380,6 +385,7 @@ pub async fn edit_product(
             p.sale_price.map(major).unwrap_or_default(),
         ),
         ("stock".to_string(), p.stock.to_string()),
+        ("stock_was".to_string(), p.stock.to_string()),
         (
             "status".to_string(),
             if p.status == ProductStatus::Draft {
@@ -438,7 +444,7 @@ pub async fn update_product(
             description: Some(form.description.clone()),
             price: Some(parsed.price),
             sale_price: Some(parsed.sale_price),
-            stock: Some(parsed.stock),
+            stock: (form.stock.trim() != form.stock_was.trim()).then_some(parsed.stock),
             status: Some(parsed.status),
             category: Some(parsed.category),
             subcategory: Some(parsed.subcategory),
