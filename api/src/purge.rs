@@ -1,7 +1,8 @@
 //! The scheduled purge, once a minute in `serve`: products deleted more than the restore window ago
 //! are removed for good (`product.purged`), shops whose deletion was requested 28 days ago are
 //! closed (`shop.purged`), and images unused for a day are deleted with their files. The same
-//! loop closes checkouts whose payment time is up (their stock goes back on sale).
+//! loop closes checkouts whose payment time is up (their stock goes back on sale) and retries
+//! transfers, reversals and refunds a crash or the provider left undone.
 
 use crate::app::AppState;
 use chrono::{DateTime, Utc};
@@ -89,6 +90,7 @@ pub async fn run(app: AppState, every: Duration, cancel: CancellationToken) {
         let now = Utc::now();
         purge_due(&app, now).await;
         crate::orders::expire_due(&app, now).await;
+        crate::payments::settle_due(&app, now).await;
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(every) => {}

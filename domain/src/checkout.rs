@@ -326,6 +326,12 @@ pub struct Checkout {
     pub status: CheckoutStatus,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The marketplace owes a refund (paid, but nothing could be ordered), and whether it was
+    /// made.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refund_owed: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refund_sent: bool,
 }
 
 impl Checkout {
@@ -526,6 +532,8 @@ fn open(
         status: CheckoutStatus::Open,
         created_at: ctx.at,
         expires_at: ctx.at + chrono::Duration::minutes(CHECKOUT_MINUTES),
+        refund_owed: false,
+        refund_sent: false,
     })));
     Ok(events)
 }
@@ -675,6 +683,8 @@ fn succeeded(
             }],
             cancelled: None,
             placed_at: at,
+            transfer: None,
+            transfer_reversed: false,
         })));
     }
     events.extend(stock_changes(state, &stock, at));
@@ -840,8 +850,15 @@ impl State {
             Event::PaymentCaptured { checkout, .. } => {
                 self.close_checkout(*checkout, CheckoutStatus::Paid);
             }
-            Event::PaymentRefunded { checkout, .. } => {
+            Event::PaymentRefunded {
+                checkout,
+                refund_due,
+                ..
+            } => {
                 self.close_checkout(*checkout, CheckoutStatus::Refunded);
+                if *refund_due && let Some(c) = self.checkouts.get_mut(checkout) {
+                    c.refund_owed = true;
+                }
             }
             _ => {}
         }
@@ -1449,6 +1466,83 @@ mod tests {
             }
         )));
         assert!(state.orders.is_empty());
+    }
+
+    #[test]
+    fn transfers_reversals_and_owed_refunds_are_due_until_recorded_once() {
+        use crate::settlement::{Settlement, unsettled};
+        let mut state = market();
+        set(&mut state, shopper(500), 11, 1).unwrap();
+        open(&mut state, 500, 7, t0()).unwrap();
+        paid(&mut state, 7, t0()).unwrap();
+        let order = *state.orders.keys().next().unwrap();
+        let later = t0() + chrono::Duration::minutes(5);
+        assert_eq!(
+            unsettled(&state, t0()),
+            vec![],
+            "nothing is due before its time"
+        );
+        assert!(matches!(
+            &unsettled(&state, later)[..],
+            [Settlement::Transfer { .. }]
+        ));
+        let done = Settlement::Transfer {
+            order,
+            reference: "tr_1".into(),
+        };
+        assert_eq!(
+            run(&mut state, Command::Settle(done.clone()), Actor::System)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            run(&mut state, Command::Settle(done.clone()), Actor::System).unwrap(),
+            vec![]
+        );
+        assert!(run(&mut state, Command::Settle(done), shopper(500)).is_err());
+        assert!(unsettled(&state, later).is_empty());
+        // A refund cancels the order: its transfer is due back.
+        let refund = PaymentCommand::Refunded {
+            checkout: CheckoutId(uid(7)),
+            payment_ref: "pi_7".into(),
+        };
+        run(&mut state, Command::Payment(refund), Actor::System).unwrap();
+        assert_eq!(
+            unsettled(&state, later),
+            vec![Settlement::Reversal { order }]
+        );
+        run(
+            &mut state,
+            Command::Settle(Settlement::Reversal { order }),
+            Actor::System,
+        )
+        .unwrap();
+        assert!(unsettled(&state, later).is_empty());
+        // A payment the marketplace cannot keep owes a refund until it is made.
+        set(&mut state, shopper(501), 12, 1).unwrap();
+        open(&mut state, 501, 8, t0()).unwrap();
+        let odd = PaymentCommand::Succeeded {
+            checkout: CheckoutId(uid(8)),
+            payment_ref: "pi_8".into(),
+            amount: usd(1),
+        };
+        run(&mut state, Command::Payment(odd), Actor::System).unwrap();
+        assert_eq!(
+            unsettled(&state, later),
+            vec![Settlement::Refund {
+                checkout: CheckoutId(uid(8))
+            }]
+        );
+        run(
+            &mut state,
+            Command::Settle(Settlement::Refund {
+                checkout: CheckoutId(uid(8)),
+            }),
+            Actor::System,
+        )
+        .unwrap();
+        assert!(unsettled(&state, later).is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::ids::{DiscountCodeId, ProductId, ShopId};
 use crate::media::MediaCommand;
 use crate::order::OrderCommand;
 use crate::review::ReviewCommand;
+use crate::settlement::Settlement;
 use crate::shop::{NewShop, ShopCommand};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -72,6 +73,8 @@ pub enum Command {
     Order(OrderCommand),
     /// Shoppers reviewing what they received.
     Review(ReviewCommand),
+    /// The payment integration recording what it did at the provider.
+    Settle(Settlement),
     RecordActivity {
         kind: ActivityKind,
         details: ActivityDetails,

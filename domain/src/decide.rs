@@ -162,6 +162,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::Payment(command) => crate::checkout::decide_payment(state, command, ctx),
         Command::Order(command) => crate::order::decide(state, command, ctx),
         Command::Review(command) => crate::review::decide(state, command, ctx),
+        Command::Settle(settlement) => crate::settlement::decide(state, settlement, ctx),
         Command::RecordActivity { kind, details } => {
             let details = activity(state, kind.needs_product(), details, ctx)?;
             Ok(vec![Event::activity(*kind, details)])

@@ -14,6 +14,7 @@ use crate::media::Media;
 use crate::money::Money;
 use crate::order::{DeliveryStatus, Order};
 use crate::review::Review;
+use crate::settlement::Settlement;
 use crate::shop::{Shop, ShopChanges};
 use crate::site::SiteConfig;
 use chrono::{DateTime, Utc};
@@ -222,6 +223,12 @@ pub enum Event {
         reason: String,
         at: DateTime<Utc>,
     },
+    /// Done at the payment provider: a transfer, its reversal, an owed refund.
+    #[serde(rename = "payment.settled")]
+    PaymentSettled {
+        settlement: Settlement,
+        at: DateTime<Utc>,
+    },
     #[serde(rename = "review.posted")]
     ReviewPosted(Box<Review>),
     #[serde(rename = "product_view")]
@@ -238,7 +245,8 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 42] = [
+    pub const KINDS: [&'static str; 43] = [
+        "payment.settled",
         "review.posted",
         "shop.payout_account_linked",
         "site.configured",
@@ -350,6 +358,7 @@ impl Event {
             Event::OrderStatusChanged { .. } => "order.status_changed",
             Event::OrderCancelled { .. } => "order.cancelled",
             Event::ReviewPosted(_) => "review.posted",
+            Event::PaymentSettled { .. } => "payment.settled",
             other => other
                 .as_activity()
                 .map(|(kind, _)| kind.as_str())
@@ -402,6 +411,12 @@ impl Event {
             }
             Event::OrderPlaced(order) => Some(order.id.to_string()),
             Event::ReviewPosted(review) => Some(review.product_id.to_string()),
+            Event::PaymentSettled { settlement, .. } => Some(match settlement {
+                Settlement::Transfer { order, .. } | Settlement::Reversal { order } => {
+                    order.to_string()
+                }
+                Settlement::Refund { checkout } => checkout.to_string(),
+            }),
             Event::OrderStatusChanged { id, .. } | Event::OrderCancelled { id, .. } => {
                 Some(id.to_string())
             }

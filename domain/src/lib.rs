@@ -32,6 +32,7 @@ mod money;
 mod order;
 mod review;
 pub mod rich_text;
+mod settlement;
 mod shop;
 mod site;
 mod slug;
@@ -69,6 +70,7 @@ pub use media::{Media, MediaCommand, UNUSED_MEDIA_HOURS};
 pub use money::{Currency, Money};
 pub use order::{Cancellation, DeliveryStatus, Order, OrderCommand, StatusChange};
 pub use review::{MAX_REVIEW_TEXT, Rating, Review, ReviewCommand, review_entitlement};
+pub use settlement::{Settlement, unsettled};
 pub use shop::{
     NewShop, SHOP_RESTORE_WINDOW_DAYS, Shop, ShopChanges, ShopCommand, ShopProfile, ShopSettings,
 };

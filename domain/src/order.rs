@@ -85,6 +85,12 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<Cancellation>,
     pub placed_at: DateTime<Utc>,
+    /// The provider's transfer of the payout to the shop, once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<String>,
+    /// The transfer was taken back (the order was refunded).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transfer_reversed: bool,
 }
 
 impl Order {

@@ -208,6 +208,7 @@ impl State {
             | Event::OrderStatusChanged { .. }
             | Event::OrderCancelled { .. } => self.apply_order(event),
             Event::ReviewPosted(review) => self.apply_review(review),
+            Event::PaymentSettled { settlement, .. } => self.apply_settlement(settlement),
             // Activity is history, not state: it lives in the lakehouse.
             Event::ProductView(_)
             | Event::AddToCart(_)

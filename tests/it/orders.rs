@@ -261,6 +261,11 @@ async fn a_cart_from_two_shops_with_a_code_pays_once_and_becomes_one_order_per_s
     assert_eq!(clays["items"][0]["fee"]["amount"], 585); // 10% of 58.49, rounded half up
     assert_eq!(clays["items"][0]["payout"]["amount"], 5849 - 585);
 
+    // Each shop's transfer was made and recorded: nothing is left to settle.
+    assert!(t.app.state().orders.values().all(|o| o.transfer.is_some()));
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    assert_eq!(api::payments::settle_due(&t.app, later).await, 0);
+
     // The shopper got a confirmation per order.
     let outbox = t.app.outbox.as_ref().unwrap();
     let letters = outbox.list(Some("sam@example.com"), 10).unwrap();

@@ -17,7 +17,7 @@ pub mod webhook;
 use crate::app::AppState;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{CheckoutId, Event, Money, Order, Shop, State};
+use domain::{CheckoutId, Event, Money, Order, Settlement, Shop, State};
 
 /// What the service needs to talk to Stripe (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`).
 #[derive(Clone)]
@@ -110,13 +110,14 @@ pub trait PaymentProvider: Send + Sync {
     async fn cancel_intent(&self, payment_ref: &str) -> Result<(), PaymentError>;
     /// Gives a captured payment back in full.
     async fn refund(&self, payment_ref: &str) -> Result<(), PaymentError>;
-    /// Pays a shop its part of an order (the order's payout: its total less the platform's fee).
+    /// Pays a shop its part of an order (the order's payout: its total less the platform's fee);
+    /// answers the provider's transfer id. Idempotent per order.
     async fn transfer(
         &self,
         order: &Order,
         shop: &Shop,
         payment_ref: &str,
-    ) -> Result<(), PaymentError>;
+    ) -> Result<String, PaymentError>;
     /// Takes back a cancelled (refunded) order's transfer from its shop.
     async fn reverse_transfer(&self, order: &Order, shop: &Shop) -> Result<(), PaymentError>;
     /// Where the shop's seller completes their payout details, creating the shop's connected
@@ -154,47 +155,41 @@ pub fn provider(
 /// cancels payments that will not be made, refunds money the marketplace cannot keep, pays each
 /// shop its part, and sends the mail. Failures are logged, never undone: the events are durable.
 pub async fn follow_up(app: &AppState, events: &[Event]) {
-    let provider = app.payments.clone();
     for event in events {
         match event {
             Event::CheckoutClosed {
                 payment_ref, id, ..
             } => {
-                if let Err(e) = provider.cancel_intent(payment_ref).await {
+                if let Err(e) = app.payments.cancel_intent(payment_ref).await {
                     tracing::warn!(checkout = %id, error = %e, "the provider did not cancel a closed checkout's payment");
                 }
             }
             Event::PaymentRefunded {
                 refund_due: true,
-                payment_ref,
                 checkout,
                 ..
             } => {
-                if let Err(e) = provider.refund(payment_ref).await {
-                    tracing::error!(checkout = %checkout, error = %e, "a refund the marketplace owes was not made; refund it by hand");
-                }
+                settle(
+                    app,
+                    Settlement::Refund {
+                        checkout: *checkout,
+                    },
+                )
+                .await
             }
             Event::OrderPlaced(order) => {
-                let state = app.state();
-                let payment_ref = state
-                    .checkouts
-                    .get(&order.checkout_id)
-                    .map(|c| c.payment_ref.clone())
-                    .unwrap_or_default();
-                if let Some(shop) = state.shops.get(&order.part.shop_id)
-                    && let Err(e) = provider.transfer(order, shop, &payment_ref).await
-                {
-                    tracing::error!(order = %order.id, error = %e, "the shop's transfer was not made");
-                }
+                settle(
+                    app,
+                    Settlement::Transfer {
+                        order: order.id,
+                        reference: String::new(),
+                    },
+                )
+                .await;
                 crate::orders::mail_order_placed(app, order).await;
             }
-            Event::OrderCancelled { id, shop, .. } => {
-                let state = app.state();
-                if let (Some(order), Some(shop)) = (state.orders.get(id), state.shops.get(shop))
-                    && let Err(e) = provider.reverse_transfer(order, shop).await
-                {
-                    tracing::error!(order = %id, error = %e, "a refunded order's transfer was not taken back; reverse it by hand");
-                }
+            Event::OrderCancelled { id, .. } => {
+                settle(app, Settlement::Reversal { order: *id }).await
             }
             Event::OrderStatusChanged { id, .. } => {
                 crate::orders::mail_status_changed(app, *id).await
@@ -202,6 +197,82 @@ pub async fn follow_up(app: &AppState, events: &[Event]) {
             _ => {}
         }
     }
+}
+
+/// Does one settlement at the provider and records it. A failure is logged and left for
+/// [`settle_due`] to retry; a settlement recorded already is skipped.
+pub async fn settle(app: &AppState, settlement: Settlement) {
+    let state = app.state();
+    let provider = app.payments.as_ref();
+    let done: Result<Option<Settlement>, PaymentError> = match &settlement {
+        Settlement::Transfer { order, .. } => match state.orders.get(order) {
+            Some(o) if o.transfer.is_none() && o.cancelled.is_none() => {
+                let payment_ref = state
+                    .checkouts
+                    .get(&o.checkout_id)
+                    .map(|c| c.payment_ref.clone())
+                    .unwrap_or_default();
+                match state.shops.get(&o.part.shop_id) {
+                    Some(shop) => provider
+                        .transfer(o, shop, &payment_ref)
+                        .await
+                        .map(|reference| {
+                            Some(Settlement::Transfer {
+                                order: *order,
+                                reference,
+                            })
+                        }),
+                    None => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        },
+        Settlement::Reversal { order } => match state.orders.get(order) {
+            Some(o) if o.transfer.is_some() && !o.transfer_reversed => {
+                match state.shops.get(&o.part.shop_id) {
+                    Some(shop) => provider
+                        .reverse_transfer(o, shop)
+                        .await
+                        .map(|()| Some(settlement.clone())),
+                    None => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        },
+        Settlement::Refund { checkout } => match state.checkouts.get(checkout) {
+            Some(c) if c.refund_owed && !c.refund_sent => provider
+                .refund(&c.payment_ref)
+                .await
+                .map(|()| Some(settlement.clone())),
+            _ => Ok(None),
+        },
+    };
+    match done {
+        Ok(Some(record)) => {
+            if let Err(e) = app
+                .execute(domain::Actor::System, domain::Command::Settle(record))
+                .await
+            {
+                tracing::warn!(error = %e, "a settlement was made but not recorded; it is retried (idempotently)");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(?settlement, error = %e, "a settlement failed at the provider; it is retried")
+        }
+    }
+}
+
+/// Retries every settlement the events asked for more than a minute before `now` and that is not
+/// recorded: transfers, reversals and owed refunds lost to a crash or a provider failure.
+/// Returns how many it tried.
+pub async fn settle_due(app: &AppState, now: DateTime<Utc>) -> usize {
+    let due = domain::unsettled(&app.state(), now - chrono::Duration::minutes(1));
+    let count = due.len();
+    for settlement in due {
+        settle(app, settlement).await;
+    }
+    count
 }
 
 /// The contract every provider keeps, run against the sandbox always and against Stripe's test

@@ -79,9 +79,9 @@ impl PaymentProvider for Sandbox {
         order: &Order,
         shop: &Shop,
         _payment_ref: &str,
-    ) -> Result<(), PaymentError> {
+    ) -> Result<String, PaymentError> {
         tracing::debug!(order = %order.id, shop = %shop.id, amount = order.part.payout.amount, "sandbox transfer");
-        Ok(())
+        Ok(format!("tr_sbx_{}", order.number()))
     }
 
     async fn reverse_transfer(&self, order: &Order, _shop: &Shop) -> Result<(), PaymentError> {
@@ -137,7 +137,10 @@ impl PaymentProvider for Sandbox {
                 .iter()
                 .take(20)
                 .map(|o| PayoutLine {
-                    reference: format!("tr_sbx_{}", o.number()),
+                    reference: o
+                        .transfer
+                        .clone()
+                        .unwrap_or_else(|| format!("tr_sbx_{} (due)", o.number())),
                     amount: o.part.payout.into(),
                     status: if settled(o) { "available" } else { "pending" }.into(),
                     at: o.placed_at,

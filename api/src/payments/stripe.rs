@@ -122,7 +122,7 @@ impl PaymentProvider for Stripe {
         order: &Order,
         shop: &Shop,
         payment_ref: &str,
-    ) -> Result<(), PaymentError> {
+    ) -> Result<String, PaymentError> {
         let Some(destination) = &shop.payout_account else {
             return Err(PaymentError::Refused(format!(
                 "shop {} has no connected account yet; its payout stays with the platform",
@@ -148,7 +148,7 @@ impl PaymentProvider for Stripe {
             .request_strategy(once(format!("transfer-{}", order.id))?)
             .send(&self.client)
             .await
-            .map(|_| ())
+            .map(|transfer| transfer.id.to_string())
             .map_err(failed)
     }
 
