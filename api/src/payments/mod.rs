@@ -155,6 +155,26 @@ pub fn provider(
 /// cancels payments that will not be made, refunds money the marketplace cannot keep, pays each
 /// shop its part, and sends the mail. Failures are logged, never undone: the events are durable.
 pub async fn follow_up(app: &AppState, events: &[Event]) {
+    // The money first, all of it at once (each settlement is its own provider call and record).
+    let settlements: Vec<Settlement> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::PaymentRefunded {
+                refund_due: true,
+                checkout,
+                ..
+            } => Some(Settlement::Refund {
+                checkout: *checkout,
+            }),
+            Event::OrderPlaced(order) => Some(Settlement::Transfer {
+                order: order.id,
+                reference: String::new(),
+            }),
+            Event::OrderCancelled { id, .. } => Some(Settlement::Reversal { order: *id }),
+            _ => None,
+        })
+        .collect();
+    futures::future::join_all(settlements.into_iter().map(|s| settle(app, s))).await;
     for event in events {
         match event {
             Event::CheckoutClosed {
@@ -164,33 +184,7 @@ pub async fn follow_up(app: &AppState, events: &[Event]) {
                     tracing::warn!(checkout = %id, error = %e, "the provider did not cancel a closed checkout's payment");
                 }
             }
-            Event::PaymentRefunded {
-                refund_due: true,
-                checkout,
-                ..
-            } => {
-                settle(
-                    app,
-                    Settlement::Refund {
-                        checkout: *checkout,
-                    },
-                )
-                .await
-            }
-            Event::OrderPlaced(order) => {
-                settle(
-                    app,
-                    Settlement::Transfer {
-                        order: order.id,
-                        reference: String::new(),
-                    },
-                )
-                .await;
-                crate::orders::mail_order_placed(app, order).await;
-            }
-            Event::OrderCancelled { id, .. } => {
-                settle(app, Settlement::Reversal { order: *id }).await
-            }
+            Event::OrderPlaced(order) => crate::orders::mail_order_placed(app, order).await,
             Event::OrderStatusChanged { id, .. } => {
                 crate::orders::mail_status_changed(app, *id).await
             }
