@@ -35,6 +35,8 @@ pub async fn bench(
     }
     let mut config = api::Config::new(&dir);
     config.background_workers = false;
+    // Every bench shopper signs in from the same loopback address at setup.
+    config.auth_limits.sign_in_per_ip = api::auth::Limit::new(1_000_000, 300);
     let app = api::App::start(config).await?;
     eprintln!("seeding {SHOPS} shops × {PRODUCTS_PER_SHOP} products and {shoppers} shoppers…");
     let products = catalog(&app).await?;

@@ -30,7 +30,7 @@ pub use extract::{
     Uploader, authenticate, csrf_matches,
 };
 pub use flows::{Registration, SignedIn};
-pub use limits::AuthLimits;
+pub use limits::{AuthLimits, Limit};
 pub use tokens::TokenKeys;
 
 use std::path::Path;
