@@ -205,7 +205,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Pays a checkout with a card on the sandbox's page. `authentication` answers the extra step

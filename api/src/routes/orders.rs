@@ -189,11 +189,7 @@ pub(super) async fn shop_orders(
     })))
 }
 
-fn shop_order<'s>(
-    state: &'s domain::State,
-    shop: ShopId,
-    id: uuid::Uuid,
-) -> Result<&'s Order, ApiError> {
+fn shop_order(state: &domain::State, shop: ShopId, id: uuid::Uuid) -> Result<&Order, ApiError> {
     // Another shop's order is "not found", like one that does not exist.
     state
         .orders

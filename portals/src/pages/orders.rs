@@ -258,11 +258,11 @@ pub async fn set_status(
         Ok(s) => s,
         Err(response) => return response,
     };
-    if !app
+    if app
         .state()
         .orders
         .get(&OrderId(id))
-        .is_some_and(|o| o.part.shop_id == shop)
+        .is_none_or(|o| o.part.shop_id != shop)
     {
         return super::not_found_page(
             &app,

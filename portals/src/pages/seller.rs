@@ -152,7 +152,7 @@ fn dashboard_page(
         })
         .collect();
     match table.sort.as_str() {
-        "title" => matched.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase())),
+        "title" => matched.sort_by_key(|p| p.title.to_lowercase()),
         "price" => matched.sort_by_key(|p| p.current_price().amount),
         "stock" => matched.sort_by_key(|p| p.stock),
         "sold" => matched.sort_by_key(|p| std::cmp::Reverse(sold(p))),

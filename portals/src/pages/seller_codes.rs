@@ -78,7 +78,7 @@ fn render(
         .values()
         .filter(|c| c.shop_id == shop)
         .collect();
-    codes.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    codes.sort_by_key(|c| std::cmp::Reverse(c.created_at));
     let chosen: Vec<&str> = typed.products.split(',').map(str::trim).collect();
     let page = CodesPage {
         chrome: Chrome::with(&state, "seller", viewer).in_section("codes"),

@@ -320,7 +320,7 @@ fn product_page(
                 .reviews_of(product.id)
                 .any(|r| r.author == me.account.id)
     });
-    let page = ProductPage {
+    ProductPage {
         reviews: state
             .reviews_of(product.id)
             .take(20)
@@ -345,8 +345,7 @@ fn product_page(
             .map(|s| initials(&s.name, 1))
             .unwrap_or_default(),
         p,
-    };
-    page
+    }
 }
 
 #[derive(serde::Deserialize)]
