@@ -154,6 +154,7 @@ await shopper.click("form.buy .actions button[type=submit] >> nth=0");
 await shopper.waitForURL(/\/cart$/);
 await shopper.goto(`${base}/products/blue-b-mug-b`);
 await shot(shopper, "product");
+check((await shopper.title()).length < 80 && (await shopper.title()).includes("Mug"), "the product page's title is the product's");
 await shopper.click("form.buy .actions button[type=submit] >> nth=0");
 await shopper.waitForURL(/\/cart$/);
 check(await shopper.locator(".cart-shop").count() === 2, "the cart groups its lines by shop");
