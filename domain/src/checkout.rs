@@ -729,12 +729,18 @@ fn refund(
         let Some(order) = state.orders.get(&id).filter(|o| o.cancelled.is_none()) else {
             continue;
         };
+        let mut after = order.clone();
+        after.cancelled = Some(crate::order::Cancellation {
+            reason: reason.to_string(),
+            at,
+        });
         events.push(Event::OrderCancelled {
             id,
             shop: order.part.shop_id,
             shopper: order.shopper,
             reason: reason.to_string(),
             at,
+            after: Some(Box::new(after)),
         });
         for line in &order.part.lines {
             if let Some(product) = state.products.get(&line.product_id) {

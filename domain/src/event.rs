@@ -214,6 +214,9 @@ pub enum Event {
         from: DeliveryStatus,
         to: DeliveryStatus,
         at: DateTime<Utc>,
+        /// The order after the change, like `product.updated`'s (silver.orders follows it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Box<Order>>,
     },
     #[serde(rename = "order.cancelled")]
     OrderCancelled {
@@ -222,6 +225,8 @@ pub enum Event {
         shopper: AccountId,
         reason: String,
         at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Box<Order>>,
     },
     /// Done at the payment provider: a transfer, its reversal, an owed refund.
     #[serde(rename = "payment.settled")]

@@ -143,6 +143,12 @@ pub(crate) fn decide(state: &State, command: &OrderCommand, ctx: &Context) -> Re
                     order.status.label().to_lowercase()
                 )));
             }
+            let mut after = order.clone();
+            after.status = *status;
+            after.history.push(StatusChange {
+                status: *status,
+                at: ctx.at,
+            });
             Ok(vec![Event::OrderStatusChanged {
                 id: *id,
                 shop: order.part.shop_id,
@@ -150,6 +156,7 @@ pub(crate) fn decide(state: &State, command: &OrderCommand, ctx: &Context) -> Re
                 from: order.status,
                 to: *status,
                 at: ctx.at,
+                after: Some(Box::new(after)),
             }])
         }
     }

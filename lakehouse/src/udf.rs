@@ -1,7 +1,7 @@
 //! SQL helpers registered in every lake session.
 
-use deltalake::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
-use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::array::{Array, ArrayRef, ListBuilder, StringArray, StringBuilder};
+use deltalake::arrow::datatypes::{DataType, Field};
 use deltalake::datafusion::common::{DataFusionError, ScalarValue};
 use deltalake::datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use deltalake::datafusion::prelude::SessionContext;
@@ -10,6 +10,10 @@ use std::sync::Arc;
 /// Registers `json_get_str(json, key)`: the value of a top-level key of a JSON object as text
 /// (strings unquoted, other values as JSON), or NULL when the text is not an object or lacks the key.
 /// A key starting with `/` is a JSON pointer into nested values: `json_get_str(payload, '/price/amount')`.
+///
+/// Registers `json_get_array(json, key)` too: the elements of the array at `key` (a key or a JSON
+/// pointer), each as JSON text, so `unnest(json_get_array(payload, '/lines'))` gives one row per
+/// element; an empty list when there is no such array.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(create_udf(
         "json_get_str",
@@ -18,6 +22,84 @@ pub fn register(ctx: &SessionContext) {
         Volatility::Immutable,
         Arc::new(json_get_str),
     ));
+    ctx.register_udf(create_udf(
+        "json_get_array",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+        Volatility::Immutable,
+        Arc::new(json_get_array),
+    ));
+}
+
+fn json_get_array(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    let [json, key] = args else {
+        return Err(DataFusionError::Plan(
+            "json_get_array(json, key) takes two arguments".into(),
+        ));
+    };
+    let ColumnarValue::Scalar(ScalarValue::Utf8(Some(key))) = key else {
+        return Err(DataFusionError::Plan(
+            "json_get_array: the key must be a text literal".into(),
+        ));
+    };
+    let texts: Vec<Option<String>> = match json {
+        ColumnarValue::Scalar(ScalarValue::Utf8(text)) => vec![text.clone()],
+        ColumnarValue::Array(array) => {
+            let strings = array
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| {
+                    DataFusionError::Plan("json_get_array: the first argument must be text".into())
+                })?;
+            (0..strings.len())
+                .map(|i| (!strings.is_null(i)).then(|| strings.value(i).to_string()))
+                .collect()
+        }
+        other => {
+            return Err(DataFusionError::Plan(format!(
+                "json_get_array: expected text, got {}",
+                other.data_type()
+            )));
+        }
+    };
+    let mut out = ListBuilder::new(StringBuilder::new());
+    for text in &texts {
+        for element in text
+            .as_deref()
+            .map(|t| elements(t, key))
+            .unwrap_or_default()
+        {
+            out.values().append_value(element);
+        }
+        out.append(true);
+    }
+    let list: ArrayRef = Arc::new(out.finish());
+    Ok(match json {
+        ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::try_from_array(&list, 0)?),
+        ColumnarValue::Array(_) => ColumnarValue::Array(list),
+    })
+}
+
+/// The elements of the array at `key` in `text`, each as JSON text (strings unquoted).
+fn elements(text: &str, key: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let found = if key.starts_with('/') {
+        value.pointer(key)
+    } else {
+        value.get(key)
+    };
+    match found {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn json_get_str(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
@@ -79,7 +161,18 @@ fn lookup(text: &str, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::lookup;
+    use super::{elements, lookup};
+
+    #[test]
+    fn lists_array_elements() {
+        let order = r#"{"lines": [{"product_id": "a", "quantity": 2}, {"product_id": "b"}], "tags": ["x"]}"#;
+        let lines = elements(order, "/lines");
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lookup(&lines[0], "quantity").as_deref(), Some("2"));
+        assert_eq!(elements(order, "tags"), vec!["x".to_string()]);
+        assert!(elements(order, "/missing").is_empty());
+        assert!(elements("not json", "/lines").is_empty());
+    }
 
     #[test]
     fn looks_up_top_level_keys() {

@@ -28,7 +28,7 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 5] = [
+    const FILES: [(&str, &str); 8] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
@@ -45,6 +45,15 @@ pub fn builtin() -> Vec<PipelineSpec> {
         (
             "gold_product_daily",
             include_str!("../sql/gold_product_daily.sql"),
+        ),
+        ("silver_orders", include_str!("../sql/silver_orders.sql")),
+        (
+            "silver_order_items",
+            include_str!("../sql/silver_order_items.sql"),
+        ),
+        (
+            "gold_sales_daily",
+            include_str!("../sql/gold_sales_daily.sql"),
         ),
     ];
     FILES
@@ -70,7 +79,10 @@ mod tests {
                 "silver.shops",
                 "silver.products",
                 "silver.accounts",
-                "gold.product_daily"
+                "gold.product_daily",
+                "silver.orders",
+                "silver.order_items",
+                "gold.sales_daily"
             ]
         );
     }

@@ -742,3 +742,95 @@ async fn delivered_products_can_be_reviewed_once_and_sales_rank_the_catalog() {
     let _ = book;
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let Catalog { mug, .. } = t.seed_catalog().await;
+    let (_, _, bowl) = second_shop(&t, 3).await;
+    let clay = t.sign_in(CATALOG_SELLER).await;
+    let (shopper, address) = shopper_with_address(&t, "sam@example.com").await;
+    put_item(&t, &shopper.token, mug, 2).await;
+    put_item(&t, &shopper.token, bowl, 1).await;
+    let id = checkout(&t, &shopper.token, &address).await.json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let paid = pay(&t, &shopper.token, &id, "4242424242424242").await;
+    let clay_order = t
+        .app
+        .state()
+        .orders
+        .values()
+        .find(|o| o.part.shop_name == "Clay & Co")
+        .unwrap()
+        .id;
+    t.call(
+        Method::PATCH,
+        &format!("/api/seller/orders/{clay_order}"),
+        Some(&clay),
+        Some(json!({"delivery_status": "shipped"})),
+    )
+    .await;
+    assert_eq!(paid["orders"].as_array().unwrap().len(), 2);
+    let events = t
+        .app
+        .log
+        .end_offset(ingest::TopicPartition::new(ingest::Topic::Commerce, 0));
+    t.lake_reaches(ingest::Topic::Commerce, events).await;
+    for pipeline in ["silver_orders", "silver_order_items", "gold_sales_daily"] {
+        t.pipeline_reaches(pipeline, events).await;
+    }
+    assert_eq!(
+        t.sql_count("SELECT count(*) AS n FROM silver.orders").await,
+        2
+    );
+    assert_eq!(
+        t.sql_count("SELECT count(*) AS n FROM silver.orders WHERE status = 'shipped'")
+            .await,
+        1,
+        "silver.orders follows status changes"
+    );
+    assert_eq!(
+        t.sql_count("SELECT sum(quantity) AS n FROM silver.order_items")
+            .await,
+        3
+    );
+    let charged: i64 = t
+        .app
+        .state()
+        .orders
+        .values()
+        .map(|o| o.part.total.amount)
+        .sum();
+    assert_eq!(
+        t.sql_count("SELECT sum(revenue) AS n FROM gold.sales_daily")
+            .await,
+        charged
+    );
+    assert_eq!(
+        t.sql_count("SELECT sum(orders) AS n FROM gold.sales_daily")
+            .await,
+        2
+    );
+    // Lines add up to their orders, and no name or street reaches the analysts' tables.
+    assert_eq!(
+        t.sql_count(
+            "SELECT count(*) AS n FROM (SELECT o.order_id FROM silver.orders o JOIN silver.order_items i USING (order_id) \
+             GROUP BY o.order_id, o.total HAVING o.total <> sum(i.subtotal - i.discount)) AS mismatched"
+        )
+        .await,
+        0
+    );
+    let ctx = t.app.lake.session().await.unwrap();
+    let batches = lakehouse::query(&ctx, "SELECT * FROM silver.orders")
+        .await
+        .unwrap();
+    let text = lakehouse::format_batches(&batches, lakehouse::OutputFormat::Json).unwrap();
+    assert!(
+        text.contains("Lyon") && !text.contains("1 Main St") && !text.contains("Sam Shopper"),
+        "{text}"
+    );
+    t.app.shutdown().await;
+}
