@@ -834,3 +834,35 @@ async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
     );
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_visitor_cart_writes_from_one_address_is_throttled() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let Catalog { mug, .. } = t.seed_catalog().await;
+    let put = |quantity: u32| {
+        axum::http::Request::put(format!("/api/cart/items/{mug}"))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", "203.0.113.7")
+            .body(axum::body::Body::from(
+                json!({"quantity": quantity}).to_string(),
+            ))
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for n in 0..301 {
+        statuses.push(t.request(put(1 + n % 2)).await.status);
+    }
+    assert!(
+        statuses[..300].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[300], StatusCode::TOO_MANY_REQUESTS);
+    // A signed-in shopper is accountable for their writes and not throttled with visitors.
+    let (shopper, _) = shopper_with_address(&t, "sam@example.com").await;
+    assert_eq!(
+        put_item(&t, &shopper.token, mug, 2).await.status,
+        StatusCode::OK
+    );
+    t.app.shutdown().await;
+}

@@ -259,3 +259,20 @@ pub async fn adopt_visitor_cart(
         tracing::warn!(error = %e, "the visitor's cart did not join the shopper's");
     }
 }
+
+/// How often one client address may change visitors' carts: every change is a durable event, so
+/// anonymous writes are bounded (a signed-in shopper's are not: they are accountable).
+const VISITOR_CART_WRITES: crate::auth::Limit = crate::auth::Limit::new(300, 60);
+
+/// Refuses (429) a visitor's cart change beyond [`VISITOR_CART_WRITES`] per client address.
+pub async fn check_visitor_cart_write(
+    app: &AppState,
+    actor: &Actor,
+    client: &str,
+) -> Result<(), ApiError> {
+    if matches!(actor, Actor::Anonymous { .. }) {
+        crate::auth::limits::check(app.kv.as_ref(), "visitor-cart", client, VISITOR_CART_WRITES)
+            .await?;
+    }
+    Ok(())
+}

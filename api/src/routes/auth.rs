@@ -187,7 +187,11 @@ pub(super) async fn refresh(
     let token = refresh_token(&jar, &headers, body.map(|Json(b)| b))?
         .ok_or_else(|| ApiError::unauthorized("no refresh token: sign in"))?;
     match flows::refresh(&app, &token).await {
-        Ok(session) => Ok(signed_in(&app, jar, session)),
+        Ok(session) => {
+            // A shopper whose access token had expired kept shopping in the session's cart.
+            crate::orders::adopt_visitor_cart(&app, &session.account, &jar).await;
+            Ok(signed_in(&app, jar, session))
+        }
         Err(e) => Err(e),
     }
 }

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::auth::{Buyer, Shopper};
 use crate::error::{ApiError, ErrorBody};
 use crate::orders::views::CartView;
-use crate::request::client_context;
+use crate::request::{ClientAddr, client_context};
 use crate::views::ProductView;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -47,16 +47,19 @@ pub(super) struct CartItem {
 #[utoipa::path(put, path = "/api/cart/items/{product_id}", tag = "orders", request_body = CartItem,
     params(("product_id" = uuid::Uuid, Path)),
     responses((status = 200, body = CartView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not enough left"),
+              (status = 429, body = ErrorBody, description = "Too many visitor cart changes from this address"),
               (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn set_item(
     State(app): State<AppState>,
     buyer: Buyer,
+    ClientAddr(client): ClientAddr,
     jar: CookieJar,
     headers: HeaderMap,
     Path(product): Path<uuid::Uuid>,
     body: Result<Json<CartItem>, JsonRejection>,
 ) -> Result<(CookieJar, Json<CartView>), ApiError> {
     let Json(item) = body?;
+    crate::orders::check_visitor_cart_write(&app, &buyer.actor, &client).await?;
     let command = CartCommand::SetItem {
         product: ProductId(product),
         quantity: item.quantity,
@@ -80,10 +83,12 @@ pub(super) struct CodeBody {
 pub(super) async fn apply_code(
     State(app): State<AppState>,
     buyer: Buyer,
+    ClientAddr(client): ClientAddr,
     jar: CookieJar,
     body: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<(CookieJar, Json<CartView>), ApiError> {
     let Json(body) = body?;
+    crate::orders::check_visitor_cart_write(&app, &buyer.actor, &client).await?;
     let command = CartCommand::ApplyCode { code: body.code };
     app.execute(buyer.actor, Command::Cart(command)).await?;
     Ok(answer(&app, &buyer, jar))

@@ -73,6 +73,7 @@ pub struct ItemForm {
 pub async fn set_item(
     State(app): State<AppState>,
     viewer: Viewer,
+    api::ClientAddr(client): api::ClientAddr,
     jar: CookieJar,
     headers: HeaderMap,
     Path(product): Path<uuid::Uuid>,
@@ -82,6 +83,9 @@ pub async fn set_item(
         Ok(buyer) => buyer,
         Err(why) => return super::refused_page(&app, &viewer, Portal::Shop, &why),
     };
+    if let Err(e) = api::orders::check_visitor_cart_write(&app, &actor, &client).await {
+        return cart_page(&app, &viewer, Some(e.public_message()));
+    }
     let quantity = match form.quantity.trim() {
         "" => 1,
         typed => match typed.parse::<u32>() {
