@@ -41,6 +41,47 @@ impl AppState {
     }
 }
 
+/// One day of sales over every shop, in one currency, from `gold.sales_daily`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SalesDayRow {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub currency: String,
+    pub orders: i64,
+    /// What shoppers paid (minor units).
+    pub revenue: i64,
+    pub fees: i64,
+    pub refunds: i64,
+}
+
+impl AppState {
+    /// Sales per day and currency over the last `days` days (oldest first). Empty before the
+    /// pipeline has produced the table.
+    pub async fn sales_by_day(&self, days: u32) -> Result<Vec<SalesDayRow>, ApiError> {
+        let table = TableName::gold("sales_daily").expect("valid table name");
+        if self
+            .lake
+            .open_table(&table)
+            .await
+            .map_err(internal)?
+            .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        let ctx = self.lake.session().await.map_err(internal)?;
+        let since = (chrono::Utc::now() - chrono::Duration::days(i64::from(days))).date_naive();
+        let sql = format!(
+            "SELECT CAST(day AS VARCHAR) AS day, currency, CAST(SUM(orders) AS BIGINT) AS orders, \
+             CAST(SUM(revenue) AS BIGINT) AS revenue, CAST(SUM(fees) AS BIGINT) AS fees, \
+             CAST(SUM(refunds) AS BIGINT) AS refunds FROM gold.sales_daily \
+             WHERE day > DATE '{since}' GROUP BY day, currency ORDER BY day, currency"
+        );
+        let batches = lakehouse::query(&ctx, &sql).await.map_err(internal)?;
+        let json = lakehouse::format_batches(&batches, OutputFormat::Json).map_err(internal)?;
+        serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
 fn internal(e: lakehouse::Error) -> ApiError {
     ApiError::Internal(e.to_string())
 }

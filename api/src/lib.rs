@@ -37,7 +37,7 @@ mod test_servers;
 pub mod upkeep;
 mod views;
 
-pub use analytics::ProductDailyRow;
+pub use analytics::{ProductDailyRow, SalesDayRow};
 pub use app::{App, AppState, StartError};
 pub use config::Config;
 pub use error::ApiError;

@@ -832,6 +832,27 @@ async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
         text.contains("Lyon") && !text.contains("1 Main St") && !text.contains("Sam Shopper"),
         "{text}"
     );
+    // The admin dashboard charts them.
+    let admin = t.user("admin@example.com", Role::Admin).await;
+    let dashboard = t
+        .request(
+            axum::http::Request::get("/admin")
+                .header("cookie", format!("access_token={}", admin.token))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    let revenue = domain::Money::new(charged, Currency::USD).display();
+    assert!(
+        dashboard.body.contains("Sales per day (USD)"),
+        "{}",
+        dashboard.body
+    );
+    assert!(
+        dashboard.body.contains(&revenue),
+        "the 30-day revenue {revenue} is on the dashboard"
+    );
     t.app.shutdown().await;
 }
 
