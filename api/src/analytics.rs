@@ -55,9 +55,13 @@ pub struct SalesDayRow {
 }
 
 impl AppState {
-    /// Sales per day and currency over the last `days` days (oldest first). Empty before the
-    /// pipeline has produced the table.
-    pub async fn sales_by_day(&self, days: u32) -> Result<Vec<SalesDayRow>, ApiError> {
+    /// Sales per day and currency over the last `days` days (oldest first), of every shop or of
+    /// one. Empty before the pipeline has produced the table.
+    pub async fn sales_by_day(
+        &self,
+        days: u32,
+        shop: Option<domain::ShopId>,
+    ) -> Result<Vec<SalesDayRow>, ApiError> {
         let table = TableName::gold("sales_daily").expect("valid table name");
         if self
             .lake
@@ -70,11 +74,13 @@ impl AppState {
         }
         let ctx = self.lake.session().await.map_err(internal)?;
         let since = (chrono::Utc::now() - chrono::Duration::days(i64::from(days))).date_naive();
+        // A shop id is a UUID (no quote can reach the SQL).
+        let of_shop = shop.map_or(String::new(), |id| format!(" AND shop_id = '{id}'"));
         let sql = format!(
             "SELECT CAST(day AS VARCHAR) AS day, currency, CAST(SUM(orders) AS BIGINT) AS orders, \
              CAST(SUM(revenue) AS BIGINT) AS revenue, CAST(SUM(fees) AS BIGINT) AS fees, \
              CAST(SUM(refunds) AS BIGINT) AS refunds FROM gold.sales_daily \
-             WHERE day > DATE '{since}' GROUP BY day, currency ORDER BY day, currency"
+             WHERE day > DATE '{since}'{of_shop} GROUP BY day, currency ORDER BY day, currency"
         );
         let batches = lakehouse::query(&ctx, &sql).await.map_err(internal)?;
         let json = lakehouse::format_batches(&batches, OutputFormat::Json).map_err(internal)?;

@@ -853,6 +853,30 @@ async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
         dashboard.body.contains(&revenue),
         "the 30-day revenue {revenue} is on the dashboard"
     );
+    // And each seller's dashboard charts their own shop's sales only.
+    let clay_revenue: i64 = t
+        .app
+        .state()
+        .orders
+        .values()
+        .filter(|o| o.part.shop_name == "Clay & Co")
+        .map(|o| o.part.total.amount)
+        .sum();
+    let seller_page = t
+        .request(
+            axum::http::Request::get("/seller")
+                .header("cookie", format!("access_token={clay}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let clay_revenue = domain::Money::new(clay_revenue, Currency::USD).display();
+    assert!(
+        seller_page.body.contains("Sales per day (USD)"),
+        "{}",
+        seller_page.body
+    );
+    assert!(seller_page.body.contains(&clay_revenue) && !seller_page.body.contains(&revenue));
     t.app.shutdown().await;
 }
 

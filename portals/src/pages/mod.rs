@@ -5,6 +5,7 @@ pub mod admin_catalog;
 pub mod auth;
 pub mod browse;
 pub mod cart;
+pub mod charts;
 pub mod checkout;
 pub mod orders;
 pub mod seller;

@@ -64,6 +64,8 @@ impl TableQuery {
 #[template(path = "seller.html")]
 pub struct SellerPage {
     chrome: Chrome,
+    /// The shop's last 30 days of sales.
+    sales: Option<super::charts::SalesChart>,
     shop: ShopView,
     rows: Vec<ProductRow>,
     /// Products matching the filters (all pages).
@@ -113,7 +115,19 @@ pub async fn dashboard(
         ),
         _ => None,
     };
-    dashboard_page(&app, &viewer, table, notice, None)
+    // The shop's sales from `gold.sales_daily` (nothing while the table is not there yet).
+    let shop = viewer
+        .principal()
+        .and_then(|p| app.state().shop_of(p.account.id).map(|s| s.id));
+    let sales = match shop {
+        Some(shop) => app
+            .sales_by_day(super::charts::CHART_DAYS, Some(shop))
+            .await
+            .ok()
+            .and_then(|rows| super::charts::sales_chart(&rows)),
+        None => None,
+    };
+    dashboard_page(&app, &viewer, table, notice, None, sales)
 }
 
 fn dashboard_page(
@@ -122,6 +136,7 @@ fn dashboard_page(
     table: TableQuery,
     notice: Option<String>,
     error: Option<&ApiError>,
+    sales: Option<super::charts::SalesChart>,
 ) -> Response {
     let principal = match viewer.require(app, Portal::Seller, "/seller") {
         Ok(p) => p,
@@ -183,6 +198,7 @@ fn dashboard_page(
         .collect();
     let live: Vec<&&domain::Product> = all.iter().filter(|p| p.deleted_at.is_none()).collect();
     let page = SellerPage {
+        sales,
         chrome: Chrome::with(&state, "seller", viewer),
         shop: ShopView::build(&state, shop),
         total: all.len(),
@@ -230,7 +246,7 @@ async fn product_action(
             "/seller?done=deleted"
         })
         .into_response(),
-        Err(e) => dashboard_page(app, viewer, TableQuery::default(), None, Some(&e)),
+        Err(e) => dashboard_page(app, viewer, TableQuery::default(), None, Some(&e), None),
     }
 }
 
@@ -294,7 +310,14 @@ pub async fn bulk(
     };
     if ids.is_empty() || command(ProductId(uuid::Uuid::nil())).is_none() {
         let error = ApiError::invalid("action", "tick at least one product and choose an action");
-        return dashboard_page(&app, &viewer, TableQuery::default(), None, Some(&error));
+        return dashboard_page(
+            &app,
+            &viewer,
+            TableQuery::default(),
+            None,
+            Some(&error),
+            None,
+        );
     }
     let answers = futures::future::join_all(
         ids.iter()
