@@ -132,10 +132,17 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog, sear
             // The search index follows before anyone is answered: a product is findable as
             // soon as its creation is acknowledged. An index failure is logged, not fatal: the
             // events are durable and the index is rebuilt from the state on the next start.
-            let touched: Vec<_> = accepted
-                .iter()
-                .flat_map(|(_, events)| crate::search::touched(events))
-                .collect();
+            let events = || accepted.iter().flat_map(|(_, events)| events);
+            // Category names are indexed with every product: a new site configuration (renamed
+            // categories) re-indexes them all.
+            let touched: Vec<_> = if events().any(|e| matches!(e, Event::SiteConfigured(_))) {
+                scratch.products.keys().copied().collect()
+            } else {
+                accepted
+                    .iter()
+                    .flat_map(|(_, events)| crate::search::touched(events))
+                    .collect()
+            };
             if let Err(e) = search.update(&scratch, &touched) {
                 tracing::error!(error = %e, products = touched.len(), "the search index could not follow a batch");
             }

@@ -824,3 +824,35 @@ async fn the_search_box_suggests_categories_shops_and_products_as_people_type() 
     );
     t.app.shutdown().await;
 }
+
+#[tokio::test]
+async fn renaming_a_category_renames_it_in_search_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    t.seed_catalog().await;
+    let admin = t.user("admin@example.com", Role::Admin).await.token;
+    let found = |body: &serde_json::Value| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["slug"] == "field-guide")
+    };
+    assert!(!found(&t.get("/api/products?q=literature").await.json()));
+    let renamed = json!({
+        "name": "Test Market",
+        "categories": [
+            {"slug": "kitchen", "name": "Kitchen", "subcategories": [{"slug": "mugs", "name": "Mugs"}]},
+            {"slug": "books", "name": "Literature", "subcategories": []}
+        ]
+    });
+    let saved = t
+        .call(Method::PUT, "/api/admin/site", Some(&admin), Some(renamed))
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert!(
+        found(&t.get("/api/products?q=literature").await.json()),
+        "the book is found by its category's new name"
+    );
+    t.app.shutdown().await;
+}
