@@ -21,23 +21,10 @@ impl AppState {
     /// Every product's totals over all days in `gold.product_daily`, most viewed first. Empty
     /// before the pipeline has produced the table.
     pub async fn product_totals(&self) -> Result<Vec<ProductDailyRow>, ApiError> {
-        let table = TableName::gold("product_daily").expect("valid table name");
-        if self
-            .lake
-            .open_table(&table)
-            .await
-            .map_err(internal)?
-            .is_none()
-        {
-            return Ok(Vec::new());
-        }
-        let ctx = self.lake.session().await.map_err(internal)?;
         let sql = "SELECT product_id, CAST(SUM(views) AS BIGINT) AS views, CAST(SUM(cart_adds) AS BIGINT) AS cart_adds, \
              CAST(SUM(wishlist_adds) AS BIGINT) AS wishlist_adds, COUNT(DISTINCT day) AS days \
              FROM gold.product_daily GROUP BY product_id ORDER BY views DESC, product_id";
-        let batches = lakehouse::query(&ctx, sql).await.map_err(internal)?;
-        let json = lakehouse::format_batches(&batches, OutputFormat::Json).map_err(internal)?;
-        serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))
+        self.gold_rows("product_daily", sql).await
     }
 }
 
@@ -62,17 +49,6 @@ impl AppState {
         days: u32,
         shop: Option<domain::ShopId>,
     ) -> Result<Vec<SalesDayRow>, ApiError> {
-        let table = TableName::gold("sales_daily").expect("valid table name");
-        if self
-            .lake
-            .open_table(&table)
-            .await
-            .map_err(internal)?
-            .is_none()
-        {
-            return Ok(Vec::new());
-        }
-        let ctx = self.lake.session().await.map_err(internal)?;
         let since = (chrono::Utc::now() - chrono::Duration::days(i64::from(days))).date_naive();
         // A shop id is a UUID (no quote can reach the SQL).
         let of_shop = shop.map_or(String::new(), |id| format!(" AND shop_id = '{id}'"));
@@ -82,7 +58,30 @@ impl AppState {
              CAST(SUM(refunds) AS BIGINT) AS refunds FROM gold.sales_daily \
              WHERE day > DATE '{since}'{of_shop} GROUP BY day, currency ORDER BY day, currency"
         );
-        let batches = lakehouse::query(&ctx, &sql).await.map_err(internal)?;
+        self.gold_rows("sales_daily", &sql).await
+    }
+}
+
+impl AppState {
+    /// The rows `sql` answers from the gold table `table` reads, as `T`s; none before the
+    /// pipeline has produced the table.
+    async fn gold_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        sql: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        let name = TableName::gold(table).expect("valid table name");
+        if self
+            .lake
+            .open_table(&name)
+            .await
+            .map_err(internal)?
+            .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        let ctx = self.lake.session().await.map_err(internal)?;
+        let batches = lakehouse::query(&ctx, sql).await.map_err(internal)?;
         let json = lakehouse::format_batches(&batches, OutputFormat::Json).map_err(internal)?;
         serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))
     }

@@ -73,7 +73,8 @@ pub struct Cart {
 }
 
 impl Cart {
-    fn empty(owner: CartOwner, at: DateTime<Utc>) -> Cart {
+    /// A cart with nothing in it yet.
+    pub fn empty(owner: CartOwner, at: DateTime<Utc>) -> Cart {
         Cart {
             owner,
             lines: Vec::new(),

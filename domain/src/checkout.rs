@@ -311,6 +311,20 @@ pub enum CheckoutStatus {
     Refunded,
 }
 
+impl CheckoutStatus {
+    /// As written in events and shown in the API (`open`, `paid`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckoutStatus::Open => "open",
+            CheckoutStatus::Paid => "paid",
+            CheckoutStatus::Cancelled => "cancelled",
+            CheckoutStatus::Expired => "expired",
+            CheckoutStatus::Failed => "failed",
+            CheckoutStatus::Refunded => "refunded",
+        }
+    }
+}
+
 /// The one payment session of one version of a cart.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkout {

@@ -174,7 +174,7 @@ async fn shopper(
     n: usize,
 ) -> anyhow::Result<(String, String)> {
     let email = format!("bench-shopper-{n}@example.com");
-    let account = api::auth::flows::create_account(
+    api::auth::flows::create_account(
         app,
         Actor::System,
         "Bench Shopper",
@@ -208,7 +208,6 @@ async fn shopper(
         .as_str()
         .context("no address id")?
         .to_string();
-    let _ = account;
     Ok((token, address))
 }
 

@@ -85,6 +85,13 @@ async fn checkout(t: &TestApp, token: &str, address: &str) -> crate::support::Re
     .await
 }
 
+/// Opens the cart's payment session (it must open) and answers its id.
+async fn open_session(t: &TestApp, token: &str, address: &str) -> String {
+    let session = checkout(t, token, address).await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.body);
+    session.json()["session_id"].as_str().unwrap().to_string()
+}
+
 async fn pay(t: &TestApp, token: &str, session: &str, card: &str) -> Value {
     let paid = t
         .call(
@@ -496,10 +503,7 @@ async fn declines_and_the_extra_authentication_step() {
     let Catalog { mug, .. } = t.seed_catalog().await;
     let (shopper, address) = shopper_with_address(&t, "sam@example.com").await;
     put_item(&t, &shopper.token, mug, 1).await;
-    let id = checkout(&t, &shopper.token, &address).await.json()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = open_session(&t, &shopper.token, &address).await;
     let invalid = t
         .call(
             Method::POST,
@@ -519,10 +523,7 @@ async fn declines_and_the_extra_authentication_step() {
     );
     assert!(t.app.state().orders.is_empty());
     // The failed session is closed; checking out again opens a new one.
-    let id = checkout(&t, &shopper.token, &address).await.json()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = open_session(&t, &shopper.token, &address).await;
     let asks = pay(&t, &shopper.token, &id, "4000 0025 0000 3155").await;
     assert_eq!(asks["status"], "requires_action");
     let confirmed = t
@@ -548,10 +549,7 @@ async fn sellers_move_only_their_own_orders_and_only_forward() {
     let clay = t.sign_in(CATALOG_SELLER).await;
     let (shopper, address) = shopper_with_address(&t, "sam@example.com").await;
     put_item(&t, &shopper.token, mug, 1).await;
-    let id = checkout(&t, &shopper.token, &address).await.json()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = open_session(&t, &shopper.token, &address).await;
     let order = pay(&t, &shopper.token, &id, "4242424242424242").await["orders"][0]
         .as_str()
         .unwrap()
@@ -672,10 +670,7 @@ async fn delivered_products_can_be_reviewed_once_and_sales_rank_the_catalog() {
     let clay = t.sign_in(CATALOG_SELLER).await;
     let (shopper, address) = shopper_with_address(&t, "ada.lovelace@example.com").await;
     put_item(&t, &shopper.token, mug, 3).await;
-    let id = checkout(&t, &shopper.token, &address).await.json()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = open_session(&t, &shopper.token, &address).await;
     let order = pay(&t, &shopper.token, &id, "4242424242424242").await["orders"][0]
         .as_str()
         .unwrap()
@@ -753,10 +748,7 @@ async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
     let (shopper, address) = shopper_with_address(&t, "sam@example.com").await;
     put_item(&t, &shopper.token, mug, 2).await;
     put_item(&t, &shopper.token, bowl, 1).await;
-    let id = checkout(&t, &shopper.token, &address).await.json()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = open_session(&t, &shopper.token, &address).await;
     let paid = pay(&t, &shopper.token, &id, "4242424242424242").await;
     let clay_order = t
         .app

@@ -18,19 +18,15 @@ use views::{CartView, CheckoutView};
 pub fn cart_view(app: &AppState, owner: CartOwner) -> CartView {
     let state = app.state();
     let now = Utc::now();
-    match state.carts.get(&owner) {
-        Some(cart) => CartView::build(&state, &price_cart(&state, cart, now), cart.version),
+    let empty;
+    let cart = match state.carts.get(&owner) {
+        Some(cart) => cart,
         None => {
-            let empty = domain::Cart {
-                owner,
-                lines: Vec::new(),
-                codes: Vec::new(),
-                version: 0,
-                updated_at: now,
-            };
-            CartView::build(&state, &price_cart(&state, &empty, now), 0)
+            empty = domain::Cart::empty(owner, now);
+            &empty
         }
-    }
+    };
+    CartView::build(&state, &price_cart(&state, cart, now), cart.version)
 }
 
 fn secret_key(checkout: CheckoutId) -> String {

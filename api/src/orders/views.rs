@@ -171,10 +171,7 @@ impl CheckoutView {
                 })
                 .collect(),
             provider: checkout.provider.clone(),
-            status: serde_json::to_value(checkout.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            status: checkout.status.as_str().to_string(),
             redirect_url: (checkout.provider == "sandbox").then(|| format!("/pay/{}", checkout.id)),
             client_secret,
             expires_at: checkout.expires_at,

@@ -28,27 +28,6 @@ pub(super) struct UserFilter {
     per_page: Option<usize>,
 }
 
-fn page_of(
-    accounts: Vec<AccountView>,
-    page: Option<usize>,
-    per_page: Option<usize>,
-) -> Page<AccountView> {
-    let per_page = per_page.unwrap_or(20).clamp(1, 100);
-    let page = page.unwrap_or(1).max(1);
-    let total = accounts.len();
-    let items = accounts
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect();
-    Page {
-        items,
-        page,
-        per_page,
-        total,
-    }
-}
-
 /// Accounts, newest first, filtered and paged; `?format=csv` downloads them.
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserFilter),
     responses((status = 200, body = Page<AccountView>, description = "JSON, or text/csv with format=csv"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -66,7 +45,7 @@ pub(super) async fn list_users(
         .filter(|q| !q.is_empty())
         .map(str::to_lowercase);
     let state = app.state();
-    let mut accounts: Vec<AccountView> = state
+    let mut accounts: Vec<&domain::Account> = state
         .accounts
         .values()
         .filter(|a| {
@@ -80,7 +59,6 @@ pub(super) async fn list_users(
             q.as_deref()
                 .is_none_or(|q| a.email.contains(q) || a.name.to_lowercase().contains(q))
         })
-        .map(|a| AccountView::build(&state, a))
         .collect();
     accounts.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     if filter.format.as_deref() == Some("csv") {
@@ -96,15 +74,12 @@ pub(super) async fn list_users(
             "orders",
         ]);
         for a in &accounts {
-            let orders = state
-                .shopper_orders
-                .get(&domain::AccountId(a.id))
-                .map_or(0, |o| o.len());
+            let orders = state.shopper_orders.get(&a.id).map_or(0, |o| o.len());
             csv.row([
                 a.id.to_string(),
                 a.email.clone(),
                 a.name.clone(),
-                a.role.clone(),
+                role_name(a.role).to_string(),
                 a.country.clone().unwrap_or_default(),
                 a.created_at.to_rfc3339(),
                 a.banned.is_some().to_string(),
@@ -116,7 +91,11 @@ pub(super) async fn list_users(
         }
         return Ok(csv.download("accounts.csv"));
     }
-    Ok(Json(page_of(accounts, filter.page, filter.per_page)).into_response())
+    // Views only for the page shown.
+    let page = Page::of(accounts.into_iter(), filter.page, filter.per_page, |a| {
+        AccountView::build(&state, a)
+    });
+    Ok(Json(page).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

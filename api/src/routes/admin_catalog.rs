@@ -110,13 +110,7 @@ pub(super) async fn list_products(
     let Query(filter) = filter?;
     let state = app.state();
     if filter.format.as_deref() == Some("csv") {
-        let all = admin_products(
-            &state,
-            filter.q.as_deref(),
-            filter.hidden,
-            Some(1),
-            Some(usize::MAX),
-        );
+        let all = admin_product_matches(&state, filter.q.as_deref(), filter.hidden);
         let mut csv = crate::csv::Csv::new(&[
             "product_id",
             "title",
@@ -134,7 +128,7 @@ pub(super) async fn list_products(
             "rating",
             "created_at",
         ]);
-        for p in all.items {
+        for p in all.into_iter().map(|p| AdminProductView::build(&state, p)) {
             csv.row([
                 p.product.id.to_string(),
                 p.product.title.clone(),
@@ -166,7 +160,7 @@ pub(super) async fn list_products(
         filter.q.as_deref(),
         filter.hidden,
         filter.page,
-        filter.per_page.map(|p| p.min(100)),
+        filter.per_page,
     ))
     .into_response())
 }
@@ -179,6 +173,22 @@ pub fn admin_products(
     page: Option<usize>,
     per_page: Option<usize>,
 ) -> Page<AdminProductView> {
+    let matched = admin_product_matches(state, q, hidden);
+    Page::of(
+        matched.into_iter(),
+        page,
+        Some(per_page.unwrap_or(25)),
+        |p| AdminProductView::build(state, p),
+    )
+}
+
+/// Every product whose title or shop has all of `q`'s words (hidden ones only, or shown ones
+/// only, with `hidden`), newest first.
+fn admin_product_matches<'s>(
+    state: &'s domain::State,
+    q: Option<&str>,
+    hidden: Option<bool>,
+) -> Vec<&'s domain::Product> {
     let words: Vec<String> = q
         .unwrap_or("")
         .split_whitespace()
@@ -200,32 +210,22 @@ pub fn admin_products(
         })
         .collect();
     matched.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.slug.cmp(&b.slug)));
-    // `usize::MAX` per page: everything (the CSV download).
-    let per_page = match per_page {
-        Some(usize::MAX) => usize::MAX,
-        other => other.unwrap_or(25).clamp(1, 100),
-    };
-    let page = page.unwrap_or(1).max(1);
-    Page {
-        total: matched.len(),
-        items: matched
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-            .map(|p| AdminProductView {
-                product: ProductView::build(state, p),
-                status: if p.status == domain::ProductStatus::Active {
-                    "active"
-                } else {
-                    "draft"
-                }
-                .into(),
-                deleted: p.deleted_at.is_some(),
-                hidden_reason: p.hidden.as_ref().map(|h| h.reason.clone()),
-            })
-            .collect(),
-        page,
-        per_page,
+    matched
+}
+
+impl AdminProductView {
+    fn build(state: &domain::State, p: &domain::Product) -> AdminProductView {
+        AdminProductView {
+            product: ProductView::build(state, p),
+            status: if p.status == domain::ProductStatus::Active {
+                "active"
+            } else {
+                "draft"
+            }
+            .into(),
+            deleted: p.deleted_at.is_some(),
+            hidden_reason: p.hidden.as_ref().map(|h| h.reason.clone()),
+        }
     }
 }
 

@@ -428,10 +428,7 @@ pub async fn payments(
         shops: c.priced.shops.len(),
         provider: c.provider.clone(),
         payment_ref: c.payment_ref.clone(),
-        status: serde_json::to_value(c.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        status: c.status.as_str().to_string(),
         created_at: c.created_at.format("%Y-%m-%d %H:%M").to_string(),
     });
     PaymentsPage {
