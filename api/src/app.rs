@@ -138,7 +138,13 @@ impl App {
             &config.mail_from,
             &state.read().expect("state lock").site.name,
         )?;
-        let pipelines = Arc::new(Runner::new(lake.clone(), pipelines::builtin()));
+        let pipelines = Arc::new(
+            Runner::new(lake.clone(), pipelines::builtin()).with_publisher(Arc::new(
+                crate::notifications::Deliverer {
+                    commands: commands.clone(),
+                },
+            )),
+        );
         let app = AppState(Arc::new(App {
             config,
             state,

@@ -173,7 +173,8 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog, sear
 
 /// Rebuilds the state from the `commerce` topic, which has one partition: the one writer's order
 /// is the order of the state; then folds in the `credentials` topic (password hashes, which only
-/// ever replace each other, so their order relative to commerce events does not matter). An event
+/// ever replace each other, so their order relative to commerce events does not matter) and the
+/// `notifications` topic (notifications and read marks, which stand on their own). An event
 /// this build cannot read stops the start: skipping it would silently serve a wrong state.
 pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::app::StartError> {
     let partitions = log.partitions(Topic::Commerce);
@@ -184,6 +185,7 @@ pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::ap
     let mut events = 0;
     for at in std::iter::once(TopicPartition::new(Topic::Commerce, 0))
         .chain(log.partitions_of(Topic::Credentials))
+        .chain(log.partitions_of(Topic::Notifications))
     {
         events += replay_partition(log, at, &mut state).await?;
     }

@@ -26,6 +26,7 @@ mod health;
 pub mod kv;
 pub mod mail;
 pub mod media;
+mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod purge;

@@ -7,6 +7,7 @@ use crate::checkout::{CheckoutCommand, PaymentCommand};
 use crate::discount::DiscountCode;
 use crate::ids::{DiscountCodeId, ProductId, ShopId};
 use crate::media::MediaCommand;
+use crate::notification::NotificationCommand;
 use crate::order::OrderCommand;
 use crate::review::ReviewCommand;
 use crate::settlement::Settlement;
@@ -75,6 +76,8 @@ pub enum Command {
     Review(ReviewCommand),
     /// The payment integration recording what it did at the provider.
     Settle(Settlement),
+    /// Notifications delivered by their pipeline, and read by their receivers.
+    Notification(NotificationCommand),
     RecordActivity {
         kind: ActivityKind,
         details: ActivityDetails,

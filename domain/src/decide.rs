@@ -163,6 +163,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::Order(command) => crate::order::decide(state, command, ctx),
         Command::Review(command) => crate::review::decide(state, command, ctx),
         Command::Settle(settlement) => crate::settlement::decide(state, settlement, ctx),
+        Command::Notification(command) => crate::notification::decide(state, command, ctx),
         Command::RecordActivity { kind, details } => {
             let details = activity(state, kind.needs_product(), details, ctx)?;
             Ok(vec![Event::activity(*kind, details)])

@@ -12,6 +12,7 @@ use crate::ids::{
 };
 use crate::media::Media;
 use crate::money::Money;
+use crate::notification::Notification;
 use crate::order::{DeliveryStatus, Order};
 use crate::review::Review;
 use crate::settlement::Settlement;
@@ -236,6 +237,15 @@ pub enum Event {
     },
     #[serde(rename = "review.posted")]
     ReviewPosted(Box<Review>),
+    /// Written by the notification pipeline through the command path.
+    #[serde(rename = "notification.created")]
+    NotificationCreated(Box<Notification>),
+    #[serde(rename = "notifications.read")]
+    NotificationsRead {
+        account: AccountId,
+        ids: Vec<String>,
+        at: DateTime<Utc>,
+    },
     #[serde(rename = "product_view")]
     ProductView(ActivityDetails),
     #[serde(rename = "add_to_cart")]
@@ -250,7 +260,9 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 43] = [
+    pub const KINDS: [&'static str; 45] = [
+        "notification.created",
+        "notifications.read",
         "payment.settled",
         "review.posted",
         "shop.payout_account_linked",
@@ -318,6 +330,14 @@ impl Event {
         }
     }
 
+    /// Whether this event is a notification or a read mark (the `notifications` topic).
+    pub fn is_notification(&self) -> bool {
+        matches!(
+            self,
+            Event::NotificationCreated(_) | Event::NotificationsRead { .. }
+        )
+    }
+
     /// Whether this event carries a credential, and so must never reach the lake.
     pub fn is_credential(&self) -> bool {
         matches!(self, Event::PasswordSet { .. })
@@ -364,6 +384,8 @@ impl Event {
             Event::OrderCancelled { .. } => "order.cancelled",
             Event::ReviewPosted(_) => "review.posted",
             Event::PaymentSettled { .. } => "payment.settled",
+            Event::NotificationCreated(_) => "notification.created",
+            Event::NotificationsRead { .. } => "notifications.read",
             other => other
                 .as_activity()
                 .map(|(kind, _)| kind.as_str())
@@ -425,6 +447,8 @@ impl Event {
             Event::OrderStatusChanged { id, .. } | Event::OrderCancelled { id, .. } => {
                 Some(id.to_string())
             }
+            Event::NotificationCreated(n) => Some(n.recipient.to_string()),
+            Event::NotificationsRead { account, .. } => Some(account.to_string()),
             _ => None,
         }
     }

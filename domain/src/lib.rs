@@ -29,6 +29,7 @@ mod event;
 mod ids;
 mod media;
 mod money;
+mod notification;
 mod order;
 mod review;
 pub mod rich_text;
@@ -68,6 +69,7 @@ pub use ids::{
 };
 pub use media::{Media, MediaCommand, UNUSED_MEDIA_HOURS};
 pub use money::{Currency, Money};
+pub use notification::{KEPT_PER_RECIPIENT, Notification, NotificationCommand, Recipient};
 pub use order::{Cancellation, DeliveryStatus, Order, OrderCommand, StatusChange};
 pub use review::{MAX_REVIEW_TEXT, Rating, Review, ReviewCommand, review_entitlement};
 pub use settlement::{Settlement, unsettled};

@@ -8,6 +8,7 @@ use crate::discount::DiscountCode;
 use crate::event::Event;
 use crate::ids::{AccountId, CheckoutId, DiscountCodeId, MediaId, OrderId, ProductId, ShopId};
 use crate::media::Media;
+use crate::notification::{Notification, Recipient};
 use crate::order::Order;
 use crate::review::{Rating, Review};
 use crate::shop::Shop;
@@ -63,6 +64,10 @@ pub struct State {
     pub reviews: OrdMap<ProductId, imbl::Vector<Review>>,
     pub ratings: OrdMap<ProductId, Rating>,
     pub shop_ratings: OrdMap<ShopId, Rating>,
+    /// The newest notifications of each recipient, oldest first (see [`crate::notification`]).
+    pub notifications: OrdMap<Recipient, imbl::Vector<Notification>>,
+    /// What each account has read of what it sees.
+    pub notifications_read: OrdMap<AccountId, OrdSet<String>>,
 }
 
 impl State {
@@ -209,6 +214,10 @@ impl State {
             | Event::OrderCancelled { .. } => self.apply_order(event),
             Event::ReviewPosted(review) => self.apply_review(review),
             Event::PaymentSettled { settlement, .. } => self.apply_settlement(settlement),
+            Event::NotificationCreated(notification) => self.apply_notification(notification),
+            Event::NotificationsRead { account, ids, .. } => {
+                self.apply_notifications_read(*account, ids)
+            }
             // Activity is history, not state: it lives in the lakehouse.
             Event::ProductView(_)
             | Event::AddToCart(_)

@@ -61,6 +61,8 @@ impl Topic {
             Topic::Activity
         } else if event.is_credential() {
             Topic::Credentials
+        } else if event.is_notification() {
+            Topic::Notifications
         } else {
             Topic::Commerce
         }

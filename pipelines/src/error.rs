@@ -17,6 +17,8 @@ pub enum Error {
         pipeline: String,
         source_table: String,
     },
+    #[error("pipeline {pipeline}: its rows could not be published: {reason}")]
+    Publish { pipeline: String, reason: String },
     #[error("pipeline {pipeline}: {source}")]
     Lake {
         pipeline: String,

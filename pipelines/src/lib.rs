@@ -23,17 +23,21 @@ mod runner;
 mod spec;
 
 pub use error::{Error, Result};
-pub use runner::{PipelineStatus, RunReport, Runner};
+pub use runner::{LAGS_KEPT, PipelineStatus, Publisher, RunReport, Runner};
 pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 8] = [
+    const FILES: [(&str, &str); 10] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
         ),
         ("silver_shops", include_str!("../sql/silver_shops.sql")),
+        (
+            "silver_shop_settings",
+            include_str!("../sql/silver_shop_settings.sql"),
+        ),
         (
             "silver_products",
             include_str!("../sql/silver_products.sql"),
@@ -54,6 +58,10 @@ pub fn builtin() -> Vec<PipelineSpec> {
         (
             "gold_sales_daily",
             include_str!("../sql/gold_sales_daily.sql"),
+        ),
+        (
+            "gold_notifications",
+            include_str!("../sql/gold_notifications.sql"),
         ),
     ];
     FILES
@@ -77,12 +85,14 @@ mod tests {
             [
                 "silver.activity",
                 "silver.shops",
+                "silver.shop_settings",
                 "silver.products",
                 "silver.accounts",
                 "gold.product_daily",
                 "silver.orders",
                 "silver.order_items",
-                "gold.sales_daily"
+                "gold.sales_daily",
+                "gold.notifications"
             ]
         );
     }

@@ -24,6 +24,9 @@ pub struct RunReport {
     /// Per source partition, the offset processed up to, inclusive (empty: nothing processed yet).
     pub watermarks: BTreeMap<i32, i64>,
     pub duration_ms: u64,
+    /// Freshness: from the oldest event the run read (its event time) to the run's commit, when
+    /// it read any.
+    pub lag_ms: Option<u64>,
 }
 
 /// A pipeline's state, as `/health` shows it.
@@ -32,12 +35,39 @@ pub struct PipelineStatus {
     pub runs: u64,
     pub last: Option<RunReport>,
     pub last_error: Option<String>,
+    /// The lags of the last [`LAGS_KEPT`] runs that read something, oldest first.
+    pub recent_lags_ms: std::collections::VecDeque<u64>,
+}
+
+/// How many runs' lags a status keeps for its percentiles.
+pub const LAGS_KEPT: usize = 100;
+
+impl PipelineStatus {
+    /// The 95th percentile of the recent runs' lags: how stale the target was, at worst, for
+    /// nearly every event.
+    pub fn lag_p95_ms(&self) -> Option<u64> {
+        let mut lags: Vec<u64> = self.recent_lags_ms.iter().copied().collect();
+        if lags.is_empty() {
+            return None;
+        }
+        lags.sort_unstable();
+        Some(lags[(lags.len() * 95).div_ceil(100) - 1])
+    }
+}
+
+/// Where a pipeline with `-- publish: <topic>` hands its rows (each a JSON object of the SQL's
+/// columns) before its run commits. A run that fails after publishing publishes the same rows
+/// again, so the receiver must drop repeats by the rows' ids.
+#[async_trait::async_trait]
+pub trait Publisher: Send + Sync {
+    async fn publish(&self, topic: &str, rows: Vec<serde_json::Value>) -> Result<(), String>;
 }
 
 /// Runs pipelines against a lake.
 pub struct Runner {
     lake: Lake,
     pipelines: Vec<PipelineSpec>,
+    publisher: Option<Arc<dyn Publisher>>,
     status: watch::Sender<BTreeMap<String, PipelineStatus>>,
 }
 
@@ -60,8 +90,23 @@ impl Runner {
         Runner {
             lake,
             pipelines,
+            publisher: None,
             status: watch::Sender::new(status),
         }
+    }
+
+    /// Where pipelines that publish send their rows. Without one they do not run (their
+    /// watermark would move past rows nobody received).
+    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
+    }
+
+    /// The pipelines that can run: all but those that publish, when there is no publisher.
+    fn runnable(&self) -> impl Iterator<Item = &PipelineSpec> {
+        self.pipelines
+            .iter()
+            .filter(|p| p.publish.is_none() || self.publisher.is_some())
     }
 
     pub fn pipelines(&self) -> &[PipelineSpec] {
@@ -75,7 +120,7 @@ impl Runner {
     /// Runs every pipeline once, in order.
     pub async fn run_all_once(&self) -> Result<Vec<RunReport>> {
         let mut reports = Vec::with_capacity(self.pipelines.len());
-        for spec in &self.pipelines {
+        for spec in self.runnable() {
             reports.push(self.run_and_record(spec).await?);
         }
         Ok(reports)
@@ -84,10 +129,10 @@ impl Runner {
     /// Runs each pipeline on its trigger until cancelled. A failing run is recorded in the status
     /// and tried again at the next trigger; the runner itself keeps going.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
-        let mut next: Vec<Instant> = self.pipelines.iter().map(|_| Instant::now()).collect();
+        let mut next: Vec<Instant> = self.runnable().map(|_| Instant::now()).collect();
         loop {
             let now = Instant::now();
-            for (i, spec) in self.pipelines.iter().enumerate() {
+            for (i, spec) in self.runnable().enumerate() {
                 if next[i] <= now {
                     if let Err(e) = self.run_and_record(spec).await {
                         tracing::warn!(pipeline = %spec.name, error = %e, "pipeline run failed; will retry at the next trigger");
@@ -118,6 +163,12 @@ impl Runner {
                 Ok(report) => {
                     status.last = Some(report.clone());
                     status.last_error = None;
+                    if let Some(lag) = report.lag_ms {
+                        status.recent_lags_ms.push_back(lag);
+                        if status.recent_lags_ms.len() > LAGS_KEPT {
+                            status.recent_lags_ms.pop_front();
+                        }
+                    }
                 }
                 Err(e) => status.last_error = Some(e.to_string()),
             }
@@ -204,12 +255,7 @@ impl Runner {
             .filter(in_slice)
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
-        let rows_in = slice
-            .clone()
-            .count()
-            .await
-            .map_err(lakehouse::Error::from)
-            .map_err(lake_err)? as u64;
+        let (rows_in, oldest) = slice_stats(&slice).await.map_err(lake_err)?;
         ctx.deregister_table(source_ref.as_str())
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
@@ -224,6 +270,22 @@ impl Runner {
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
         let rows_out = output.iter().map(|b| b.num_rows() as u64).sum();
+        if let Some(topic) = &spec.publish {
+            let publisher = self.publisher.as_ref().ok_or_else(|| Error::Publish {
+                pipeline: spec.name.clone(),
+                reason: "no publisher".into(),
+            })?;
+            let rows = rows_as_json(&output).map_err(lake_err)?;
+            if !rows.is_empty() {
+                publisher
+                    .publish(topic, rows)
+                    .await
+                    .map_err(|reason| Error::Publish {
+                        pipeline: spec.name.clone(),
+                        reason,
+                    })?;
+            }
+        }
         let commit = CommitProperties::default().with_application_transactions(
             fresh
                 .iter()
@@ -239,6 +301,7 @@ impl Runner {
             rows_out,
             watermarks,
             duration_ms: started.elapsed().as_millis() as u64,
+            lag_ms: oldest.map(|at| (chrono::Utc::now() - at).num_milliseconds().max(0) as u64),
         };
         tracing::info!(
             rows_in,
@@ -333,6 +396,63 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// How many rows the slice has and the oldest event time among them (when it has an `at`).
+async fn slice_stats(
+    slice: &lakehouse::datafusion::dataframe::DataFrame,
+) -> lakehouse::Result<(u64, Option<chrono::DateTime<chrono::Utc>>)> {
+    use lakehouse::arrow::array::TimestampMicrosecondArray;
+    use lakehouse::arrow::compute::cast;
+    use lakehouse::arrow::datatypes::{DataType, TimeUnit};
+    use lakehouse::datafusion::functions_aggregate::expr_fn::{count, min};
+    let has_at = slice.schema().field_with_unqualified_name("at").is_ok();
+    let mut aggregates = vec![count(lit(1)).alias("n")];
+    if has_at {
+        aggregates.push(min(col("at")).alias("oldest"));
+    }
+    let batches = slice
+        .clone()
+        .aggregate(vec![], aggregates)?
+        .collect()
+        .await?;
+    let Some(batch) = batches.first().filter(|b| b.num_rows() == 1) else {
+        return Ok((0, None));
+    };
+    let n = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .map_or(0, |c| c.value(0) as u64);
+    let oldest = if has_at {
+        let micros = cast(
+            batch.column(1),
+            &DataType::Timestamp(TimeUnit::Microsecond, None),
+        )?;
+        let micros = micros
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .filter(|c| c.is_valid(0))
+            .map(|c| c.value(0));
+        micros.and_then(chrono::DateTime::from_timestamp_micros)
+    } else {
+        None
+    };
+    Ok((n, oldest))
+}
+
+/// The rows as JSON objects, one per row, named by column.
+fn rows_as_json(batches: &[RecordBatch]) -> lakehouse::Result<Vec<serde_json::Value>> {
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        return Ok(Vec::new());
+    }
+    let text = lakehouse::format_batches(batches, lakehouse::OutputFormat::Json)?;
+    serde_json::from_str(&text).map_err(|e| {
+        lakehouse::datafusion::error::DataFusionError::Execution(format!(
+            "the rows could not be read back as JSON: {e}"
+        ))
+        .into()
+    })
 }
 
 /// The highest offset of each partition in the source.

@@ -22,6 +22,9 @@ pub struct PipelineSpec {
     pub mode: Mode,
     pub source: TableName,
     pub trigger: Duration,
+    /// A topic each run's rows are also published to (`-- publish: notifications`), before the
+    /// run commits; the rows need an id the receiver can drop repeats by.
+    pub publish: Option<String>,
     pub sql: String,
 }
 
@@ -34,8 +37,8 @@ impl PipelineSpec {
             line,
             reason,
         };
-        let (mut target, mut mode, mut keys, mut add, mut source, mut trigger) =
-            (None, None, Vec::new(), Vec::new(), None, None);
+        let (mut target, mut mode, mut keys, mut add, mut source, mut trigger, mut publish) =
+            (None, None, Vec::new(), Vec::new(), None, None, None);
         for (i, line) in text.lines().enumerate() {
             let line_no = i + 1;
             let Some(comment) = line.trim().strip_prefix("--") else {
@@ -68,6 +71,7 @@ impl PipelineSpec {
                     )
                 }
                 "mode" => mode = Some(value.to_string()),
+                "publish" if !value.is_empty() => publish = Some(value.to_string()),
                 "keys" => keys = list(),
                 "add" => add = list(),
                 "trigger" => {
@@ -101,6 +105,7 @@ impl PipelineSpec {
             mode,
             source: source.ok_or_else(|| err(0, "missing `-- source: …`".into()))?,
             trigger: trigger.unwrap_or(Duration::from_secs(2)),
+            publish,
             sql: text.to_string(),
         })
     }

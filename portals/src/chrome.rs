@@ -27,6 +27,8 @@ pub struct Chrome {
     pub cart_items: u32,
     /// Whether the header offers the shopper's own links (orders, wishlist).
     pub shopper: bool,
+    /// The signed-in person's unread notifications (the bell's badge).
+    pub unread: usize,
 }
 
 impl Chrome {
@@ -43,6 +45,7 @@ impl Chrome {
             section: "",
             cart_items: 0,
             shopper: false,
+            unread: 0,
         }
     }
 
@@ -55,6 +58,9 @@ impl Chrome {
             email: p.account.email.clone(),
             role: api::role_name(p.account.role),
         });
+        chrome.unread = viewer
+            .principal()
+            .map_or(0, |p| state.unread_notifications(p.account.id));
         chrome.csrf = viewer.csrf.clone();
         chrome.stale = viewer.stale;
         if portal == "shop"

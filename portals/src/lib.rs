@@ -62,8 +62,8 @@ fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>
 pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
     use pages::{
-        account, admin, admin_accounts, admin_catalog, auth, browse, cart, checkout, orders,
-        seller, seller_codes, seller_products, seller_shop, shop, shop_page,
+        account, admin, admin_accounts, admin_catalog, auth, browse, cart, checkout, notifications,
+        orders, seller, seller_codes, seller_products, seller_shop, shop, shop_page,
     };
     vec![
         page("/", Anyone, get(shop::home)),
@@ -132,6 +132,17 @@ pub fn pages() -> Vec<PageRoute> {
         page("/forgot", Anyone, get(auth::forgot_form).post(auth::forgot)),
         page("/reset", Anyone, get(auth::reset_form).post(auth::reset)),
         page("/account", SignedIn, get(account::show)),
+        page("/notifications", SignedIn, get(notifications::show)),
+        page(
+            "/notifications/read-all",
+            SignedIn,
+            post(notifications::read_all),
+        ),
+        page(
+            "/notifications/{id}/open",
+            SignedIn,
+            post(notifications::open),
+        ),
         page(
             "/account/password",
             SignedIn,

@@ -176,3 +176,29 @@ window.addEventListener("load", function () {
     });
   });
 });
+
+// The notification bell: its unread count follows the server every few seconds while the page is
+// visible (live push over the socket replaces this polling when it arrives).
+(function () {
+  "use strict";
+  var bell = document.querySelector(".bell");
+  if (!bell || !window.fetch) return;
+  var badge = bell.querySelector(".count");
+  function update() {
+    if (document.hidden) return;
+    fetch("/api/notifications?limit=1", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (list) {
+        if (!list) return;
+        var unread = list.unread;
+        if (String(unread) === bell.dataset.unread) return;
+        bell.dataset.unread = String(unread);
+        badge.textContent = String(unread);
+        badge.hidden = unread === 0;
+        bell.setAttribute("aria-label", "Notifications: " + unread + " unread");
+      })
+      .catch(function () {});
+  }
+  setInterval(update, 5000);
+  document.addEventListener("visibilitychange", update);
+})();

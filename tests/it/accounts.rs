@@ -675,7 +675,14 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ) => Shopper,
         (_, "/api/payments/webhook") => OwnCredential,
         (_, "/api/auth/refresh" | "/api/auth/password/reset") => OwnCredential,
-        (_, "/api/auth/password/change" | "/api/me") => SignedIn,
+        (
+            _,
+            "/api/auth/password/change"
+            | "/api/me"
+            | "/api/notifications"
+            | "/api/notifications/read-all"
+            | "/api/notifications/{id}/read",
+        ) => SignedIn,
         (_, "/api/me/addresses" | "/api/me/addresses/{id}") => Shopper,
         (_, "/api/seller/shop") => Seller,
         (_, "/api/seller/media" | "/api/seller/media/{id}") => SellerOrAdmin,

@@ -873,6 +873,188 @@ async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
 }
 
 #[tokio::test]
+async fn orders_notify_their_shops_shoppers_and_admins_through_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let Catalog { mug, .. } = t.seed_catalog().await;
+    let (potter, _, bowl) = second_shop(&t, 3).await;
+    let clay = t.sign_in(CATALOG_SELLER).await;
+    let admin = t.user("boss@example.com", Role::Admin).await;
+    let (shopper, address) = shopper_with_address(&t, "sam@example.com").await;
+    put_item(&t, &shopper.token, mug, 1).await;
+    put_item(&t, &shopper.token, bowl, 1).await;
+    let id = open_session(&t, &shopper.token, &address).await;
+    pay(&t, &shopper.token, &id, "4242424242424242").await;
+    let clay_order = t
+        .app
+        .state()
+        .orders
+        .values()
+        .find(|o| o.part.shop_name == "Clay & Co")
+        .unwrap()
+        .id;
+    let shipped = t
+        .call(
+            Method::PATCH,
+            &format!("/api/seller/orders/{clay_order}"),
+            Some(&clay),
+            Some(json!({"delivery_status": "shipped"})),
+        )
+        .await;
+    assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.body);
+    let events = t
+        .app
+        .log
+        .end_offset(ingest::TopicPartition::new(ingest::Topic::Commerce, 0));
+    t.lake_reaches(ingest::Topic::Commerce, events).await;
+    t.pipeline_reaches("gold_notifications", events).await;
+
+    let list = |token: String| {
+        let t = &t;
+        async move {
+            let list = t
+                .call(Method::GET, "/api/notifications", Some(&token), None)
+                .await;
+            assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+            list.json()
+        }
+    };
+    let kinds = |list: &Value| -> Vec<String> {
+        let mut kinds: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_string())
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    let clays = list(clay.clone()).await;
+    // The mug had 5 in stock, the shop's threshold is 5: both shops also hear of low stock.
+    assert_eq!(kinds(&clays), ["order.new", "stock.low"], "{clays}");
+    let new_order = clays["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "order.new")
+        .unwrap();
+    assert!(
+        new_order["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("New order M-")
+    );
+    assert_eq!(new_order["link"], format!("/seller/orders/{clay_order}"));
+    let potters = list(potter.token.clone()).await;
+    assert_eq!(kinds(&potters), ["order.new", "stock.low"], "{potters}");
+    let low = potters["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "stock.low")
+        .unwrap();
+    assert_eq!(low["title"], "Low stock: Green Bowl");
+    assert_eq!(low["body"], "2 left (your threshold is 5).");
+    let admins = list(admin.token.clone()).await;
+    assert_eq!(kinds(&admins), ["order.new", "order.new"], "{admins}");
+    let shoppers = list(shopper.token.clone()).await;
+    assert_eq!(
+        kinds(&shoppers),
+        ["order.status", "payment.received"],
+        "{shoppers}"
+    );
+    assert_eq!(shoppers["unread"], 2);
+    let status = shoppers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "order.status")
+        .unwrap();
+    assert!(
+        status["title"].as_str().unwrap().ends_with(" is shipped"),
+        "{status}"
+    );
+
+    // Read marks: one, then all; someone else's is not found.
+    let status_id = status["id"].as_str().unwrap().to_string();
+    let other = t
+        .call(
+            Method::POST,
+            &format!("/api/notifications/{status_id}/read"),
+            Some(&clay),
+            None,
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.body);
+    let read = t
+        .call(
+            Method::POST,
+            &format!("/api/notifications/{status_id}/read"),
+            Some(&shopper.token),
+            None,
+        )
+        .await;
+    assert_eq!(read.json()["unread"], 1, "{}", read.body);
+    let page = t
+        .request(
+            axum::http::Request::get("/notifications")
+                .header("cookie", format!("access_token={}", shopper.token))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        page.body.contains(r#"data-unread="1""#),
+        "the bell agrees with the API"
+    );
+    assert!(page.body.contains("Payment received"), "{}", page.body);
+    let all = t
+        .call(
+            Method::POST,
+            "/api/notifications/read-all",
+            Some(&shopper.token),
+            None,
+        )
+        .await;
+    assert_eq!(all.json()["unread"], 0);
+    assert_eq!(
+        t.sql_count("SELECT count(*) AS n FROM gold.notifications")
+            .await,
+        8,
+        "each notification once in the lake"
+    );
+
+    // A restart rebuilds notifications and read marks from the log.
+    t.app.shutdown().await;
+    drop(t);
+    let t = TestApp::start(dir.path()).await;
+    let shopper_token = t.sign_in("sam@example.com").await;
+    let again = t
+        .call(
+            Method::GET,
+            "/api/notifications",
+            Some(&shopper_token),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            again["unread"].clone(),
+            again["items"].as_array().unwrap().len()
+        ),
+        (json!(0), 2)
+    );
+    let clay = t.sign_in(CATALOG_SELLER).await;
+    let clays = t
+        .call(Method::GET, "/api/notifications", Some(&clay), None)
+        .await
+        .json();
+    assert_eq!(clays["unread"], 2);
+    t.app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_flood_of_visitor_cart_writes_from_one_address_is_throttled() {
     let dir = tempfile::tempdir().unwrap();
     let t = TestApp::start(dir.path()).await;

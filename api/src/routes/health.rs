@@ -40,6 +40,10 @@ pub(super) struct PipelineHealth {
     watermarks: BTreeMap<i32, i64>,
     last_rows_in: Option<u64>,
     last_duration_ms: Option<u64>,
+    /// Freshness: from an event's time to its run's commit, for the oldest event of the last run
+    /// that read any, and the 95th percentile over the last runs.
+    last_lag_ms: Option<u64>,
+    lag_p95_ms: Option<u64>,
     last_error: Option<String>,
 }
 
@@ -92,6 +96,8 @@ pub(super) async fn health(State(app): State<AppState>) -> (StatusCode, Json<Hea
                     .unwrap_or_default(),
                 last_rows_in: status.last.as_ref().map(|r| r.rows_in),
                 last_duration_ms: status.last.as_ref().map(|r| r.duration_ms),
+                last_lag_ms: status.recent_lags_ms.back().copied(),
+                lag_p95_ms: status.lag_p95_ms(),
                 last_error: status.last_error,
             };
             (spec.name.clone(), health)

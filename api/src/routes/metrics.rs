@@ -99,6 +99,14 @@ pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             &labels,
             f64::from(u8::from(status.last_error.is_some())),
         );
+        if let Some(p95) = status.lag_p95_ms() {
+            out.gauge(
+                "marketplace_pipeline_lag_p95_seconds",
+                "Freshness: event time to visible in the target, 95th percentile of recent runs.",
+                &labels,
+                p95 as f64 / 1000.0,
+            );
+        }
         if let Some(last) = &status.last {
             out.gauge(
                 "marketplace_pipeline_last_rows_in",

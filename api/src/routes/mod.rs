@@ -11,6 +11,7 @@ mod health;
 mod me;
 pub mod media;
 mod metrics;
+pub mod notifications;
 mod orders;
 pub mod products;
 mod seller;
@@ -35,6 +36,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "engagement", description = "What shoppers do"),
         (name = "accounts", description = "Sign-up, sign-in, sessions, passwords and the signed-in account"),
         (name = "orders", description = "Cart, wishlist, checkout, payments and orders"),
+        (name = "notifications", description = "What the notification pipeline delivered, and read marks"),
         (name = "seller", description = "What sellers do with their shop"),
         (name = "admin", description = "What admins do: accounts, bans, admins, analysts, mail"),
         (name = "operations", description = "Health of the service and its workers"),
@@ -120,6 +122,9 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::onboarding))
         .routes(routes!(orders::admin_orders))
         .routes(routes!(orders::admin_payments))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::read))
+        .routes(routes!(notifications::read_all))
         .routes(routes!(health::health))
         .routes(routes!(metrics::metrics))
 }

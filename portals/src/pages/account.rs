@@ -47,7 +47,7 @@ pub struct Notice {
 }
 
 /// The portal whose frame the account page wears: the one of the person's role.
-fn portal_of(role: Role) -> Portal {
+pub(super) fn portal_of(role: Role) -> Portal {
     match role {
         Role::Shopper => Portal::Shop,
         Role::Seller => Portal::Seller,
@@ -89,7 +89,7 @@ pub async fn show(
     viewer: Viewer,
     Query(q): Query<Notice>,
 ) -> Response {
-    if let Err(refused) = signed_in(&app, &viewer) {
+    if let Err(refused) = signed_in(&app, &viewer, "/account") {
         return refused;
     }
     let notice = match (q.welcome, q.done.as_deref()) {
@@ -104,7 +104,12 @@ pub async fn show(
     render(&app, &viewer, notice, "", None, BTreeMap::new())
 }
 
-fn signed_in<'v>(app: &AppState, viewer: &'v Viewer) -> Result<&'v api::auth::Principal, Response> {
+/// The signed-in person, or the way to sign in (and back to `here`), or why not.
+pub(super) fn signed_in<'v>(
+    app: &AppState,
+    viewer: &'v Viewer,
+    here: &str,
+) -> Result<&'v api::auth::Principal, Response> {
     match &viewer.auth {
         Ok(p) => Ok(p),
         Err(ApiError::Banned(reason)) => Err(super::refused_page(
@@ -113,7 +118,7 @@ fn signed_in<'v>(app: &AppState, viewer: &'v Viewer) -> Result<&'v api::auth::Pr
             Portal::Shop,
             &format!("This account is banned: {reason}"),
         )),
-        Err(_) => Err(Redirect::to("/login?next=/account").into_response()),
+        Err(_) => Err(Redirect::to(&format!("/login?next={here}")).into_response()),
     }
 }
 
@@ -129,7 +134,7 @@ pub async fn change_password(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
-    let principal = match signed_in(&app, &viewer) {
+    let principal = match signed_in(&app, &viewer, "/account") {
         Ok(p) => p.clone(),
         Err(refused) => return refused,
     };
@@ -166,7 +171,7 @@ pub async fn add_address(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<AddressForm>,
 ) -> Response {
-    let principal = match signed_in(&app, &viewer) {
+    let principal = match signed_in(&app, &viewer, "/account") {
         Ok(p) => p.clone(),
         Err(refused) => return refused,
     };
@@ -207,7 +212,7 @@ pub async fn remove_address(
     Path(id): Path<uuid::Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Response {
-    let principal = match signed_in(&app, &viewer) {
+    let principal = match signed_in(&app, &viewer, "/account") {
         Ok(p) => p.clone(),
         Err(refused) => return refused,
     };

@@ -7,6 +7,7 @@ pub mod browse;
 pub mod cart;
 pub mod charts;
 pub mod checkout;
+pub mod notifications;
 pub mod orders;
 pub mod seller;
 pub mod seller_codes;
