@@ -39,6 +39,8 @@ pub struct Config {
     pub media: Option<String>,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; the embedded sandbox provider otherwise.
     pub stripe: Option<crate::payments::StripeConfig>,
+    /// How far one question to the SQL explorer may go (time, memory, rows).
+    pub sql_limits: lakehouse::Limits,
 }
 
 impl Config {
@@ -59,6 +61,7 @@ impl Config {
             auth_limits: Default::default(),
             media: None,
             stripe: None,
+            sql_limits: lakehouse::Limits::default(),
         }
     }
 

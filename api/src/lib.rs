@@ -22,6 +22,7 @@ mod command;
 mod config;
 pub mod csv;
 mod error;
+pub mod explorer;
 mod health;
 pub mod kv;
 pub mod mail;

@@ -44,3 +44,40 @@ pub fn format_batches(batches: &[RecordBatch], format: OutputFormat) -> Result<S
         }
     }
 }
+
+/// The batches as an Arrow IPC stream (what `pyarrow.ipc.open_stream` reads).
+pub fn to_arrow_ipc(
+    schema: &deltalake::arrow::datatypes::Schema,
+    batches: &[RecordBatch],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut writer = deltalake::arrow::ipc::writer::StreamWriter::try_new(&mut out, schema)?;
+        for batch in batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+    }
+    Ok(out)
+}
+
+/// The batches as one Parquet file.
+pub fn to_parquet(
+    schema: deltalake::arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut writer = deltalake::parquet::arrow::ArrowWriter::try_new(&mut out, schema, None)
+            .map_err(|e| deltalake::arrow::error::ArrowError::ExternalError(Box::new(e)))?;
+        for batch in batches {
+            writer
+                .write(batch)
+                .map_err(|e| deltalake::arrow::error::ArrowError::ExternalError(Box::new(e)))?;
+        }
+        writer
+            .close()
+            .map_err(|e| deltalake::arrow::error::ArrowError::ExternalError(Box::new(e)))?;
+    }
+    Ok(out)
+}

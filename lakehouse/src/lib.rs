@@ -7,6 +7,7 @@
 //! - [`Lake::session`] opens every table and registers it in one DataFusion `SessionContext` under
 //!   the schemas `bronze`, `silver` and `gold`, with the lake's SQL helpers (`json_get_str`).
 //! - [`query`] runs read-only SQL; [`format_batches`] prints results as a table, CSV or JSON.
+//! - [`explore`] answers people's own questions: read-only, bounded in time, memory and rows.
 //! - Maintenance ([`Lake::optimize`], [`Lake::vacuum`], [`Lake::checkpoint`], [`Lake::restore`],
 //!   [`Lake::history`]) and time travel ([`Lake::session_as_of`]) live in `maintenance.rs`.
 //!
@@ -20,6 +21,7 @@
 //! version on its own, so every writer checks before it commits.
 
 mod error;
+mod explore;
 mod format;
 mod lake;
 mod maintenance;
@@ -27,7 +29,8 @@ mod table_name;
 mod udf;
 
 pub use error::{Error, Result};
-pub use format::{OutputFormat, format_batches};
+pub use explore::{Answer, ExploreError, Limits, explore, table_versions};
+pub use format::{OutputFormat, format_batches, to_arrow_ipc, to_parquet};
 pub use lake::{Lake, plan, query};
 pub use maintenance::{AsOf, OptimizeReport, RestoreReport, VacuumReport};
 pub use table_name::{Layer, TableName};

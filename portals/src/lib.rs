@@ -63,7 +63,7 @@ pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
     use pages::{
         account, admin, admin_accounts, admin_catalog, auth, browse, cart, checkout, notifications,
-        orders, seller, seller_codes, seller_products, seller_shop, shop, shop_page,
+        orders, seller, seller_codes, seller_products, seller_shop, shop, shop_page, sql_explorer,
     };
     vec![
         page("/", Anyone, get(shop::home)),
@@ -116,6 +116,16 @@ pub fn pages() -> Vec<PageRoute> {
             post(orders::onboarding),
         ),
         page("/admin/orders", Admin, get(orders::all_orders)),
+        page(
+            "/admin/sql",
+            AdminOrAnalyst,
+            get(sql_explorer::show).post(sql_explorer::run),
+        ),
+        page(
+            "/admin/sql/download",
+            AdminOrAnalyst,
+            post(sql_explorer::download),
+        ),
         page("/admin/shops", Admin, get(admin_catalog::shops)),
         page("/admin/payments", Admin, get(orders::payments)),
         // Sign-up, sign-in and sign-out: the same handlers serve the shop and the seller portal

@@ -2,6 +2,7 @@
 //! real Delta lake in a temporary directory.
 
 mod accounts;
+mod analytics;
 mod api_contract;
 mod browser;
 mod catalog;

@@ -9,7 +9,7 @@ use domain::{
 use serde_json::{Value, json};
 
 /// A second shop (seller `potter@example.com`) with one product in stock `stock`.
-async fn second_shop(t: &TestApp, stock: u32) -> (User, ShopId, ProductId) {
+pub(crate) async fn second_shop(t: &TestApp, stock: u32) -> (User, ShopId, ProductId) {
     let seller = t.user("potter@example.com", Role::Seller).await;
     let shop = ShopId(uuid::Uuid::now_v7());
     let new_shop = NewShop {
@@ -46,7 +46,7 @@ async fn second_shop(t: &TestApp, stock: u32) -> (User, ShopId, ProductId) {
     (seller, shop, product)
 }
 
-async fn shopper_with_address(t: &TestApp, email: &str) -> (User, String) {
+pub(crate) async fn shopper_with_address(t: &TestApp, email: &str) -> (User, String) {
     let shopper = t.user(email, Role::Shopper).await;
     let address = t
         .call(
@@ -60,7 +60,7 @@ async fn shopper_with_address(t: &TestApp, email: &str) -> (User, String) {
     (shopper, address.json()["id"].as_str().unwrap().to_string())
 }
 
-async fn put_item(
+pub(crate) async fn put_item(
     t: &TestApp,
     token: &str,
     product: ProductId,
@@ -86,13 +86,13 @@ async fn checkout(t: &TestApp, token: &str, address: &str) -> crate::support::Re
 }
 
 /// Opens the cart's payment session (it must open) and answers its id.
-async fn open_session(t: &TestApp, token: &str, address: &str) -> String {
+pub(crate) async fn open_session(t: &TestApp, token: &str, address: &str) -> String {
     let session = checkout(t, token, address).await;
     assert_eq!(session.status, StatusCode::OK, "{}", session.body);
     session.json()["session_id"].as_str().unwrap().to_string()
 }
 
-async fn pay(t: &TestApp, token: &str, session: &str, card: &str) -> Value {
+pub(crate) async fn pay(t: &TestApp, token: &str, session: &str, card: &str) -> Value {
     let paid = t
         .call(
             Method::POST,

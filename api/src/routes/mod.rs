@@ -18,6 +18,7 @@ mod seller;
 mod seller_products;
 mod shops;
 mod site;
+mod sql;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -39,6 +40,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "notifications", description = "What the notification pipeline delivered, and read marks"),
         (name = "seller", description = "What sellers do with their shop"),
         (name = "admin", description = "What admins do: accounts, bans, admins, analysts, mail"),
+        (name = "analytics", description = "Read-only SQL over the lakehouse for admins and analysts"),
         (name = "operations", description = "Health of the service and its workers"),
     )
 )]
@@ -122,6 +124,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::onboarding))
         .routes(routes!(orders::admin_orders))
         .routes(routes!(orders::admin_payments))
+        .routes(routes!(sql::ask))
+        .routes(routes!(sql::tables))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::read))
         .routes(routes!(notifications::read_all))

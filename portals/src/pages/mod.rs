@@ -15,6 +15,7 @@ pub mod seller_products;
 pub mod seller_shop;
 pub mod shop;
 pub mod shop_page;
+pub mod sql_explorer;
 
 use crate::chrome::Chrome;
 use api::AppState;
