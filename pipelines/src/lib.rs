@@ -11,13 +11,23 @@
 //! -- source: bronze.activity             the table whose new rows drive it (needs `partition`
 //!                                        and `offset` columns)
 //! -- trigger: every 2s                   how often `serve` runs it
+//! -- publish: notifications              optional: also hand each run's rows to this topic
 //! ```
 //!
 //! [`Runner::run_once`] reads the pipeline's watermarks (per source partition, the last offset it
 //! processed, kept as Delta application transactions in the target's commits), runs the SQL over
 //! only the source rows after them, and commits the result together with the new watermarks. A run that dies before
-//! its commit leaves nothing behind, so re-running never counts twice.
+//! its commit leaves nothing behind, so re-running never counts twice. An event that reached the
+//! log twice (the same `id`, a producer's retry) counts once. A publishing pipeline hands its rows
+//! to a [`Publisher`] before it commits; a rerun hands them over again, and the receiver drops
+//! repeats by id.
+//!
+//! Each pipeline is tested as data: `pipelines/cases/<pipeline>.json` feeds events in steps —
+//! repeats, late events, restarts and a run that dies before its commit among them — and states
+//! the target's rows after each step.
 
+#[cfg(test)]
+mod cases;
 mod error;
 mod runner;
 mod spec;

@@ -69,6 +69,9 @@ pub struct Runner {
     pipelines: Vec<PipelineSpec>,
     publisher: Option<Arc<dyn Publisher>>,
     status: watch::Sender<BTreeMap<String, PipelineStatus>>,
+    /// Tests: the next run dies after its SQL (and publishing) and before its commit.
+    #[cfg(test)]
+    pub(crate) crash_before_commit: std::sync::atomic::AtomicBool,
 }
 
 /// The Delta txn app id that records how far `spec` has read partition `partition` of its source.
@@ -92,6 +95,8 @@ impl Runner {
             pipelines,
             publisher: None,
             status: watch::Sender::new(status),
+            #[cfg(test)]
+            crash_before_commit: Default::default(),
         }
     }
 
@@ -252,10 +257,14 @@ impl Runner {
             .reduce(Expr::or)
             .expect("at least one partition");
         let slice = source
-            .filter(in_slice)
+            .clone()
+            .filter(in_slice.clone())
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
         let (rows_in, oldest) = slice_stats(&slice).await.map_err(lake_err)?;
+        let slice = without_repeats(&ctx, &source, slice, in_slice, oldest)
+            .await
+            .map_err(lake_err)?;
         ctx.deregister_table(source_ref.as_str())
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
@@ -292,6 +301,16 @@ impl Runner {
                 .map(|&(p, _, high)| Transaction::new(app_id(spec, p), high))
                 .collect(),
         );
+        #[cfg(test)]
+        if self
+            .crash_before_commit
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::Publish {
+                pipeline: spec.name.clone(),
+                reason: "simulated crash before the commit".into(),
+            });
+        }
         self.write(spec, schema, output, commit)
             .await
             .map_err(lake_err)?;
@@ -396,6 +415,52 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// How far back (in event time) a repeated event is looked for among the rows earlier runs read.
+pub const REPEAT_WINDOW: chrono::Duration = chrono::Duration::days(1);
+
+/// The slice with each event once, when the source has an `id`: a repeat (the same id, e.g. a
+/// producer's retry that reached the log twice) keeps only its first copy in the slice, and a
+/// copy of an event an earlier run already read — within [`REPEAT_WINDOW`] of the slice's oldest
+/// event — is dropped.
+async fn without_repeats(
+    ctx: &SessionContext,
+    source: &lakehouse::datafusion::dataframe::DataFrame,
+    slice: lakehouse::datafusion::dataframe::DataFrame,
+    in_slice: Expr,
+    oldest: Option<chrono::DateTime<chrono::Utc>>,
+) -> lakehouse::Result<lakehouse::datafusion::dataframe::DataFrame> {
+    use lakehouse::datafusion::common::ScalarValue;
+    use lakehouse::datafusion::logical_expr::not;
+    let fields = slice.schema();
+    if fields.field_with_unqualified_name("id").is_err() {
+        return Ok(slice);
+    }
+    let mut earlier = source.clone().filter(not(in_slice))?;
+    if let (Some(oldest), Ok(at)) = (oldest, fields.field_with_unqualified_name("at")) {
+        let since = (oldest - REPEAT_WINDOW).timestamp_micros();
+        let since = match at.data_type() {
+            lakehouse::arrow::datatypes::DataType::Timestamp(_, tz) => {
+                ScalarValue::TimestampMicrosecond(Some(since), tz.clone())
+            }
+            _ => ScalarValue::TimestampMicrosecond(Some(since), None),
+        };
+        earlier = earlier.filter(col("at").gt_eq(lit(since)))?;
+    }
+    let earlier = earlier.select(vec![col("id").alias("seen_id")])?;
+    ctx.register_table("pipeline_slice", slice.into_view())?;
+    ctx.register_table("pipeline_seen", earlier.into_view())?;
+    Ok(ctx
+        .sql(
+            r#"SELECT * EXCLUDE (copy_rank) FROM (
+                   SELECT *, row_number() OVER (PARTITION BY id ORDER BY "partition", "offset") AS copy_rank
+                   FROM pipeline_slice
+               ) AS s
+               WHERE copy_rank = 1
+                 AND NOT EXISTS (SELECT 1 FROM pipeline_seen WHERE pipeline_seen.seen_id = s.id)"#,
+        )
+        .await?)
 }
 
 /// How many rows the slice has and the oldest event time among them (when it has an `at`).
