@@ -30,6 +30,10 @@ pub struct PricedLine {
     pub product_id: ProductId,
     pub title: String,
     pub slug: String,
+    /// The product's category (slug) when it was priced, so sales by category need no lookup.
+    /// Empty in events written before it was added.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub category: String,
     pub unit_price: Money,
     pub quantity: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -177,6 +181,7 @@ pub fn price_cart(state: &State, cart: &Cart, now: DateTime<Utc>) -> PricedCart 
             product_id: product.id,
             title: product.title.clone(),
             slug: product.slug.clone(),
+            category: product.category.clone(),
             unit_price,
             quantity: line.quantity,
             options: line.options.clone(),

@@ -38,7 +38,7 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 10] = [
+    const FILES: [(&str, &str); 15] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
@@ -68,6 +68,26 @@ pub fn builtin() -> Vec<PipelineSpec> {
         (
             "gold_sales_daily",
             include_str!("../sql/gold_sales_daily.sql"),
+        ),
+        (
+            "gold_category_sales_daily",
+            include_str!("../sql/gold_category_sales_daily.sql"),
+        ),
+        (
+            "gold_traffic_daily",
+            include_str!("../sql/gold_traffic_daily.sql"),
+        ),
+        (
+            "silver_shop_visitors",
+            include_str!("../sql/silver_shop_visitors.sql"),
+        ),
+        (
+            "gold_funnel_activity",
+            include_str!("../sql/gold_funnel_activity.sql"),
+        ),
+        (
+            "gold_funnel_orders",
+            include_str!("../sql/gold_funnel_orders.sql"),
         ),
         (
             "gold_notifications",
@@ -102,6 +122,11 @@ mod tests {
                 "silver.orders",
                 "silver.order_items",
                 "gold.sales_daily",
+                "gold.category_sales_daily",
+                "gold.traffic_daily",
+                "silver.shop_visitors",
+                "gold.funnel_daily",
+                "gold.funnel_daily",
                 "gold.notifications"
             ]
         );
