@@ -71,6 +71,8 @@ pub struct App {
     catalog: Mutex<Option<(Arc<State>, Arc<crate::views::CatalogSummary>)>>,
     /// Product listings answered for the current state (see [`AppState::listing_json`]).
     listings: Mutex<ListingCache>,
+    /// Dashboard answers by the versions of the lake tables they read.
+    pub(crate) gold_cache: crate::analytics::GoldCache,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -164,6 +166,7 @@ impl App {
             payments,
             catalog: Mutex::new(None),
             listings: Mutex::new(ListingCache::default()),
+            gold_cache: Default::default(),
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));

@@ -39,7 +39,10 @@ mod test_servers;
 pub mod upkeep;
 mod views;
 
-pub use analytics::{ProductDailyRow, SalesDayRow};
+pub use analytics::{
+    CategorySales, DayRange, FunnelTotals, ProductDailyRow, ProductFunnel, RecentOrder,
+    SalesDayRow, Share, ShopSales, Visitors,
+};
 pub use app::{App, AppState, StartError};
 pub use config::Config;
 pub use error::ApiError;

@@ -241,6 +241,19 @@ impl Lake {
         Ok(ctx)
     }
 
+    /// A session with only `tables` registered, each at the version it was loaded: for a query
+    /// that reads those (and to know which versions it read).
+    pub async fn session_with(
+        &self,
+        tables: Vec<(TableName, DeltaTable)>,
+    ) -> Result<SessionContext> {
+        let ctx = self.empty_session();
+        for (name, table) in tables {
+            self.register(&ctx, &name, table).await?;
+        }
+        Ok(ctx)
+    }
+
     /// A session with the schemas `bronze`, `silver` and `gold` and the lake's SQL functions, but
     /// no tables yet.
     pub(crate) fn empty_session(&self) -> SessionContext {

@@ -158,9 +158,9 @@ impl Runner {
     }
 
     async fn run_and_record(&self, spec: &PipelineSpec) -> Result<RunReport> {
+        use tracing::Instrument;
         let span = tracing::info_span!("pipeline", pipeline = %spec.name);
-        let _entered = span.enter();
-        let result = self.run_once(spec).await;
+        let result = self.run_once(spec).instrument(span).await;
         self.status.send_modify(|all| {
             let status = all.entry(spec.name.clone()).or_default();
             status.runs += 1;
@@ -344,6 +344,12 @@ impl Runner {
             .open_or_create(&spec.target, schema.clone(), &[])
             .await?;
         let delta = |e| lakehouse::Error::delta(&spec.target, e);
+        // A run whose rows all went away (repeats) still commits its watermark.
+        let output = if output.is_empty() {
+            vec![RecordBatch::new_empty(schema.clone())]
+        } else {
+            output
+        };
         match &spec.mode {
             Mode::Append => {
                 table

@@ -63,7 +63,8 @@ pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
     use pages::{
         account, admin, admin_accounts, admin_catalog, auth, browse, cart, checkout, notifications,
-        orders, seller, seller_codes, seller_products, seller_shop, shop, shop_page, sql_explorer,
+        orders, seller, seller_analytics, seller_codes, seller_products, seller_shop, shop,
+        shop_page, sql_explorer,
     };
     vec![
         page("/", Anyone, get(shop::home)),
@@ -100,6 +101,7 @@ pub fn pages() -> Vec<PageRoute> {
             post(orders::set_status),
         ),
         page("/seller/payouts", Seller, get(orders::payouts)),
+        page("/seller/analytics", Seller, get(seller_analytics::show)),
         page(
             "/seller/codes",
             Seller,

@@ -7,6 +7,7 @@ mod admin_accounts;
 pub mod admin_catalog;
 mod auth;
 mod cart;
+pub mod dashboards;
 mod health;
 mod me;
 pub mod media;
@@ -124,6 +125,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::onboarding))
         .routes(routes!(orders::admin_orders))
         .routes(routes!(orders::admin_payments))
+        .routes(routes!(dashboards::admin_dashboard))
+        .routes(routes!(dashboards::seller_analytics))
         .routes(routes!(sql::ask))
         .routes(routes!(sql::tables))
         .routes(routes!(notifications::list))

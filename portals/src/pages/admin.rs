@@ -2,10 +2,11 @@
 
 use crate::chrome::Chrome;
 use crate::session::{Portal, Viewer};
+use api::routes::dashboards::{RangeQuery, admin_figures};
 use api::{AppState, WorkerState};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use domain::ProductId;
 
@@ -34,11 +35,26 @@ pub struct WorkerRow {
     detail: String,
 }
 
+/// An order of the "newest orders" table.
+pub struct RecentRow {
+    number: String,
+    shop: String,
+    status: String,
+    cancelled: bool,
+    total: String,
+    country: String,
+    placed_at: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin.html")]
 pub struct AdminPage {
     chrome: Chrome,
+    range: api::DayRange,
     sales: Option<super::charts::SalesChart>,
+    funnel: Vec<super::charts::FunnelStep>,
+    lists: Vec<super::charts::BarList>,
+    recent: Vec<RecentRow>,
     totals: Totals,
     rows: Vec<TopRow>,
     workers: Vec<WorkerRow>,
@@ -46,10 +62,17 @@ pub struct AdminPage {
 }
 
 /// `/admin`: activity totals and the most viewed products from `gold.product_daily`.
-pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response {
+pub async fn dashboard(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<RangeQuery>,
+) -> Response {
     if let Err(refused) = viewer.require(&app, Portal::Admin, "/admin") {
         return refused;
     }
+    let range = query
+        .range()
+        .unwrap_or_else(|_| api::DayRange::last(super::charts::CHART_DAYS));
     let state = app.state();
     let (all, error) = match app.product_totals().await {
         Ok(rows) => (rows, None),
@@ -157,16 +180,96 @@ pub async fn dashboard(State(app): State<AppState>, viewer: Viewer) -> Response 
             }
         })
         .collect();
-    let (sales, error) = match app.sales_by_day(super::charts::CHART_DAYS, None).await {
-        Ok(rows) => (super::charts::sales_chart(&rows), error),
+    use super::charts::{bar_list, funnel, mix, money, sales_chart};
+    let (figures, error) = match admin_figures(&app, range).await {
+        Ok(figures) => (Some(figures), error),
         Err(e) => (
             None,
-            error.or(Some(format!("The sales table could not be read: {e}"))),
+            error.or(Some(format!("The analytics tables could not be read: {e}"))),
         ),
     };
+    let mut lists = Vec::new();
+    let mut recent = Vec::new();
+    let (mut sales, mut steps) = (None, Vec::new());
+    if let Some(f) = &figures {
+        sales = sales_chart(&f.sales, range);
+        steps = funnel(&f.funnel);
+        lists.push(mix("Devices", &f.devices));
+        lists.push(mix("Countries", &f.countries));
+        lists.push(bar_list(
+            "Top categories",
+            f.categories
+                .iter()
+                .map(|c| {
+                    let name = state
+                        .site
+                        .categories
+                        .iter()
+                        .find(|cat| cat.slug == c.category)
+                        .map_or_else(|| c.category.clone(), |cat| cat.name.clone());
+                    (name, c.revenue, money(c.revenue, &c.currency))
+                })
+                .collect(),
+        ));
+        lists.push(bar_list(
+            "Top shops",
+            f.shops
+                .iter()
+                .map(|s| {
+                    // The lake's name, or the shop's as it is now when the lake has none yet.
+                    let name = s.name.clone().unwrap_or_else(|| {
+                        s.shop_id
+                            .parse::<domain::ShopId>()
+                            .ok()
+                            .and_then(|id| state.shops.get(&id))
+                            .map_or_else(|| s.shop_id.clone(), |shop| shop.name.clone())
+                    });
+                    (name, s.revenue, money(s.revenue, &s.currency))
+                })
+                .collect(),
+        ));
+        lists.push(bar_list(
+            "Top products",
+            f.products
+                .iter()
+                .map(|p| {
+                    let title = p.title.clone().unwrap_or_else(|| p.product_id.clone());
+                    (title, p.purchases, format!("{} sold", p.purchases))
+                })
+                .collect(),
+        ));
+        recent = f
+            .recent_orders
+            .iter()
+            .map(|o| RecentRow {
+                number: format!(
+                    "M-{}",
+                    o.order_id
+                        .replace('-', "")
+                        .get(24..)
+                        .unwrap_or_default()
+                        .to_ascii_uppercase()
+                ),
+                shop: o.shop_name.clone().unwrap_or_default(),
+                status: o.status.replace('_', " "),
+                cancelled: o.cancelled,
+                total: money(o.total, &o.currency),
+                country: o.country.clone().unwrap_or_default(),
+                placed_at: o
+                    .placed_at
+                    .get(..16)
+                    .unwrap_or(&o.placed_at)
+                    .replace('T', " "),
+            })
+            .collect();
+    }
     AdminPage {
         chrome: Chrome::with(&state, "admin", &viewer).in_section("dashboard"),
+        range,
         sales,
+        funnel: steps,
+        lists,
+        recent,
         totals,
         rows,
         workers,

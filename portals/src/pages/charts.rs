@@ -27,7 +27,7 @@ pub struct SalesChart {
 
 pub const CHART_DAYS: u32 = 30;
 
-pub fn sales_chart(rows: &[api::SalesDayRow]) -> Option<SalesChart> {
+pub fn sales_chart(rows: &[api::SalesDayRow], range: api::DayRange) -> Option<SalesChart> {
     // The currency that sold the most leads the chart; other currencies are not added to it.
     let mut by_currency: std::collections::BTreeMap<&str, i64> = Default::default();
     for r in rows {
@@ -36,10 +36,10 @@ pub fn sales_chart(rows: &[api::SalesDayRow]) -> Option<SalesChart> {
     let (&code, _) = by_currency.iter().max_by_key(|(_, revenue)| **revenue)?;
     let currency = domain::Currency::parse(code).ok()?;
     let money = |amount: i64| domain::Money::new(amount, currency).display();
-    let today = chrono::Utc::now().date_naive();
-    let days: Vec<chrono::NaiveDate> = (0..CHART_DAYS)
-        .rev()
-        .map(|back| today - chrono::Duration::days(i64::from(back)))
+    let days: Vec<chrono::NaiveDate> = range
+        .from
+        .iter_days()
+        .take_while(|d| *d <= range.to)
         .collect();
     let of_day = |day: &chrono::NaiveDate| {
         rows.iter()
@@ -95,4 +95,98 @@ pub fn sales_chart(rows: &[api::SalesDayRow]) -> Option<SalesChart> {
             .map(|d| d.format("%b %d").to_string())
             .unwrap_or_default(),
     })
+}
+
+/// One bar of a horizontal bar list.
+pub struct HBar {
+    pub(crate) label: String,
+    /// The figure as shown.
+    pub(crate) value: String,
+    /// Percent of the longest bar.
+    pub(crate) width: f64,
+}
+
+/// A titled list of bars: a device mix, countries, categories.
+pub struct BarList {
+    pub(crate) title: &'static str,
+    pub(crate) bars: Vec<HBar>,
+}
+
+/// Bars for `(label, size, shown value)`, scaled to the largest.
+pub fn bar_list(title: &'static str, items: Vec<(String, i64, String)>) -> BarList {
+    let top = items.iter().map(|i| i.1).max().unwrap_or(0).max(1) as f64;
+    BarList {
+        title,
+        bars: items
+            .into_iter()
+            .map(|(label, size, value)| HBar {
+                label,
+                value,
+                width: (size.max(0) as f64 / top * 1000.0).round() / 10.0,
+            })
+            .collect(),
+    }
+}
+
+/// A device or country mix, with each slice's share in percent.
+pub fn mix(title: &'static str, shares: &[api::Share]) -> BarList {
+    let total: i64 = shares.iter().map(|s| s.events).sum::<i64>().max(1);
+    bar_list(
+        title,
+        shares
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.events,
+                    format!("{:.0}%", s.events as f64 * 100.0 / total as f64),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// One step of the funnel.
+pub struct FunnelStep {
+    pub(crate) label: &'static str,
+    pub(crate) count: i64,
+    /// Percent of the first step (the bar).
+    pub(crate) width: f64,
+    /// Of the step before, e.g. "12.5% of views".
+    pub(crate) rate: String,
+}
+
+pub fn funnel(totals: &api::FunnelTotals) -> Vec<FunnelStep> {
+    let steps = [
+        ("Product views", totals.views, ""),
+        ("Cart adds", totals.cart_adds, "views"),
+        ("Units checked out", totals.checkouts, "cart adds"),
+        ("Units bought", totals.purchases, "units checked out"),
+    ];
+    let first = totals.views.max(1) as f64;
+    let mut out: Vec<FunnelStep> = Vec::new();
+    for (label, count, of) in steps {
+        let rate = match out.last() {
+            Some(before) if before.count > 0 => {
+                format!("{:.1}% of {of}", count as f64 * 100.0 / before.count as f64)
+            }
+            Some(_) => "—".into(),
+            None => String::new(),
+        };
+        out.push(FunnelStep {
+            label,
+            count,
+            width: (count.max(0) as f64 / first * 100.0).min(100.0),
+            rate,
+        });
+    }
+    out
+}
+
+/// An amount in minor units of `currency`, as people read it.
+pub fn money(amount: i64, currency: &str) -> String {
+    match domain::Currency::parse(currency) {
+        Ok(c) => domain::Money::new(amount, c).display(),
+        Err(_) => format!("{amount} {currency}"),
+    }
 }

@@ -10,6 +10,7 @@ pub mod checkout;
 pub mod notifications;
 pub mod orders;
 pub mod seller;
+pub mod seller_analytics;
 pub mod seller_codes;
 pub mod seller_products;
 pub mod seller_shop;

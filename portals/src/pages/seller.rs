@@ -121,10 +121,12 @@ pub async fn dashboard(
         .and_then(|p| app.state().shop_of(p.account.id).map(|s| s.id));
     let sales = match shop {
         Some(shop) => app
-            .sales_by_day(super::charts::CHART_DAYS, Some(shop))
+            .sales_by_day(api::DayRange::last(super::charts::CHART_DAYS), Some(shop))
             .await
             .ok()
-            .and_then(|rows| super::charts::sales_chart(&rows)),
+            .and_then(|rows| {
+                super::charts::sales_chart(&rows, api::DayRange::last(super::charts::CHART_DAYS))
+            }),
         None => None,
     };
     dashboard_page(&app, &viewer, table, notice, None, sales)
