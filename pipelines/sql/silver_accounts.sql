@@ -12,6 +12,6 @@ SELECT
     json_get_str(payload, '/account/role') AS role,
     json_get_str(payload, '/account/country') AS country,
     split_part(json_get_str(payload, '/account/email'), '@', 2) AS email_domain,
-    CAST(json_get_str(payload, 'at') AS TIMESTAMP) AS registered_at
+    to_timestamp_micros(json_get_str(payload, 'at')) AS registered_at
 FROM bronze.commerce
 WHERE kind = 'account.registered'

@@ -29,7 +29,7 @@ FROM (
         coalesce(json_get_str(payload, '/code/code'), json_get_str(payload, '/after/code/code')) AS code,
         coalesce(json_get_str(payload, '/address/city'), json_get_str(payload, '/after/address/city')) AS city,
         coalesce(json_get_str(payload, '/address/country'), json_get_str(payload, '/after/address/country')) AS country,
-        CAST(coalesce(json_get_str(payload, '/placed_at'), json_get_str(payload, '/after/placed_at')) AS TIMESTAMP) AS placed_at,
+        to_timestamp_micros(coalesce(json_get_str(payload, '/placed_at'), json_get_str(payload, '/after/placed_at'))) AS placed_at,
         at AS updated_at,
         ROW_NUMBER() OVER (PARTITION BY json_get_str(payload, '/id') ORDER BY "offset" DESC) AS newest
     FROM bronze.commerce

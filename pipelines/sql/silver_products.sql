@@ -24,10 +24,10 @@ FROM (
         CAST(coalesce(json_get_str(payload, '/stock'), json_get_str(payload, '/after/stock')) AS BIGINT) AS stock,
         coalesce(json_get_str(payload, '/status'), json_get_str(payload, '/after/status')) AS status,
         coalesce(json_get_str(payload, '/brand'), json_get_str(payload, '/after/brand')) AS brand,
-        CAST(json_get_str(payload, '/after/deleted_at') AS TIMESTAMP) AS deleted_at,
+        to_timestamp_micros(json_get_str(payload, '/after/deleted_at')) AS deleted_at,
         json_get_str(payload, '/after/hidden/reason') AS hidden_reason,
-        CAST(coalesce(json_get_str(payload, '/created_at'), json_get_str(payload, '/after/created_at')) AS TIMESTAMP) AS created_at,
-        CAST(coalesce(json_get_str(payload, '/updated_at'), json_get_str(payload, '/after/updated_at')) AS TIMESTAMP) AS updated_at,
+        to_timestamp_micros(coalesce(json_get_str(payload, '/created_at'), json_get_str(payload, '/after/created_at'))) AS created_at,
+        to_timestamp_micros(coalesce(json_get_str(payload, '/updated_at'), json_get_str(payload, '/after/updated_at'))) AS updated_at,
         ROW_NUMBER() OVER (PARTITION BY json_get_str(payload, '/id') ORDER BY "offset" DESC) AS newest
     FROM bronze.commerce
     WHERE kind = 'product.created'

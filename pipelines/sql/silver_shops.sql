@@ -12,6 +12,6 @@ SELECT
     json_get_str(payload, 'category') AS category,
     json_get_str(payload, 'country') AS country,
     json_get_str(payload, 'owner') AS owner_id,
-    CAST(json_get_str(payload, 'created_at') AS TIMESTAMP) AS created_at
+    to_timestamp_micros(json_get_str(payload, 'created_at')) AS created_at
 FROM bronze.commerce
 WHERE kind = 'shop.created'

@@ -131,13 +131,32 @@ impl Runner {
         Ok(reports)
     }
 
-    /// Runs each pipeline on its trigger until cancelled. A failing run is recorded in the status
-    /// and tried again at the next trigger; the runner itself keeps going.
+    /// Runs each pipeline on its trigger until cancelled. Pipelines that write different tables
+    /// run side by side (one task per target); the writers of one table take turns, in order. A
+    /// failing run is recorded in the status and tried again at the next trigger; the runner
+    /// itself keeps going.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
-        let mut next: Vec<Instant> = self.runnable().map(|_| Instant::now()).collect();
+        let mut groups: Vec<Vec<PipelineSpec>> = Vec::new();
+        for spec in self.runnable() {
+            match groups.iter_mut().find(|g| g[0].target == spec.target) {
+                Some(group) => group.push(spec.clone()),
+                None => groups.push(vec![spec.clone()]),
+            }
+        }
+        let tasks: Vec<_> = groups
+            .into_iter()
+            .map(|group| tokio::spawn(self.clone().run_group(group, cancel.clone())))
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    async fn run_group(self: Arc<Self>, specs: Vec<PipelineSpec>, cancel: CancellationToken) {
+        let mut next: Vec<Instant> = specs.iter().map(|_| Instant::now()).collect();
         loop {
             let now = Instant::now();
-            for (i, spec) in self.runnable().enumerate() {
+            for (i, spec) in specs.iter().enumerate() {
                 if next[i] <= now {
                     if let Err(e) = self.run_and_record(spec).await {
                         tracing::warn!(pipeline = %spec.name, error = %e, "pipeline run failed; will retry at the next trigger");
@@ -192,7 +211,17 @@ impl Runner {
             source,
         };
         let target = self.lake.open_table(&spec.target).await.map_err(lake_err)?;
-        let ctx = self.lake.session().await.map_err(lake_err)?;
+        // Only the tables the SQL names are loaded (a session of the whole lake costs a load of
+        // every table, every run).
+        let mut tables = Vec::with_capacity(spec.reads.len() + 1);
+        for name in
+            std::iter::once(&spec.source).chain(spec.reads.iter().filter(|t| **t != spec.source))
+        {
+            if let Some(table) = self.lake.open_table(name).await.map_err(lake_err)? {
+                tables.push((name.clone(), table));
+            }
+        }
+        let ctx = self.lake.session_with(tables).await.map_err(lake_err)?;
         let source_ref = spec.source.to_string();
         let Ok(source) = ctx.table(source_ref.as_str()).await else {
             // No source table yet: nothing has happened, nothing to do.

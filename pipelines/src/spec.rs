@@ -26,6 +26,8 @@ pub struct PipelineSpec {
     /// run commits; the rows need an id the receiver can drop repeats by.
     pub publish: Option<String>,
     pub sql: String,
+    /// Every lake table the SQL names (the source among them): the tables a run loads.
+    pub reads: Vec<TableName>,
 }
 
 impl PipelineSpec {
@@ -106,9 +108,26 @@ impl PipelineSpec {
             source: source.ok_or_else(|| err(0, "missing `-- source: …`".into()))?,
             trigger: trigger.unwrap_or(Duration::from_secs(2)),
             publish,
+            reads: tables_named(text),
             sql: text.to_string(),
         })
     }
+}
+
+/// The `layer.name` tables a SQL text names outside its `--` comments, each once.
+fn tables_named(sql: &str) -> Vec<TableName> {
+    let mut tables: Vec<TableName> = Vec::new();
+    for line in sql.lines() {
+        let code = line.split("--").next().unwrap_or("");
+        for word in code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
+            if let Ok(table) = word.trim_matches('.').parse::<TableName>()
+                && !tables.contains(&table)
+            {
+                tables.push(table);
+            }
+        }
+    }
+    tables
 }
 
 fn parse_duration(text: &str) -> Option<Duration> {
@@ -142,6 +161,14 @@ mod tests {
         );
         assert_eq!(spec.trigger, Duration::from_millis(500));
         assert_eq!(spec.source.to_string(), "bronze.activity");
+        assert!(spec.reads.is_empty(), "SELECT 1 reads no table");
+        let join = PipelineSpec::parse(
+            "p",
+            "-- target: gold.t\n-- mode: append\n-- source: bronze.commerce\n-- reads silver.not_this\nSELECT * FROM bronze.commerce e\nJOIN silver.shop_settings AS s ON s.x = e.x -- not gold.comment\nJOIN bronze.commerce b ON true",
+        )
+        .unwrap();
+        let reads: Vec<String> = join.reads.iter().map(|t| t.to_string()).collect();
+        assert_eq!(reads, ["bronze.commerce", "silver.shop_settings"]);
     }
 
     #[test]

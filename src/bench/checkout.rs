@@ -118,7 +118,7 @@ pub async fn bench(
 
 /// Shops with plenty of stock (nobody runs out during the run: the figure is the path's, not
 /// the refusals').
-async fn catalog(app: &api::AppState) -> anyhow::Result<Vec<(ProductId, ShopId)>> {
+pub(super) async fn catalog(app: &api::AppState) -> anyhow::Result<Vec<(ProductId, ShopId)>> {
     let site = SiteConfig {
         name: "Bench Market".into(),
         categories: vec![Category {

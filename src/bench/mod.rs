@@ -4,6 +4,7 @@
 mod api;
 mod checkout;
 mod compaction;
+mod freshness;
 mod http;
 mod log;
 mod sink;
@@ -68,6 +69,18 @@ pub enum Bench {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// The whole dataflow in process under `--rate` activity events a second: each pipeline's lag
+    /// (event → committed in its target) p50/p95, and a low-stock notification's time from the
+    /// stock change to delivery.
+    Freshness {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 5_000)]
+        rate: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+    },
     /// The load generator `bench api` runs in a second process.
     #[command(hide = true)]
     ApiLoad {
@@ -130,6 +143,11 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             shoppers,
             seconds,
         } => checkout::bench(data_dir, json, shoppers, seconds).await,
+        Bench::Freshness {
+            json,
+            rate,
+            seconds,
+        } => freshness::bench(data_dir, json, rate, seconds).await,
         Bench::ApiLoad {
             target,
             paths,

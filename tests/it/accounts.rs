@@ -982,6 +982,7 @@ fn form_for(path: &str) -> &'static str {
         "/shops/{slug}/follow" => "follow=1",
         "/admin/admins" => "email=nobody%40example.com",
         "/admin/analysts" => "name=N&email=bad&password=x",
+        "/admin/sql" | "/admin/sql/download" => "sql=SELECT+1&format=csv",
         _ => "",
     }
 }
