@@ -17,6 +17,10 @@ pub enum Error {
         pipeline: String,
         source_table: String,
     },
+    #[error(
+        "pipeline {pipeline}: another runner committed it meanwhile; this run's rows are dropped (run one runner per lake)"
+    )]
+    Moved { pipeline: String },
     #[error("pipeline {pipeline}: its rows could not be published: {reason}")]
     Publish { pipeline: String, reason: String },
     #[error("pipeline {pipeline}: {source}")]

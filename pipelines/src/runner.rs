@@ -143,13 +143,12 @@ impl Runner {
                 None => groups.push(vec![spec.clone()]),
             }
         }
-        let tasks: Vec<_> = groups
-            .into_iter()
-            .map(|group| tokio::spawn(self.clone().run_group(group, cancel.clone())))
-            .collect();
-        for task in tasks {
-            let _ = task.await;
+        // The set owns the group tasks: when this task ends or is aborted, they end with it.
+        let mut tasks = tokio::task::JoinSet::new();
+        for group in groups {
+            tasks.spawn(self.clone().run_group(group, cancel.clone()));
         }
+        while tasks.join_next().await.is_some() {}
     }
 
     async fn run_group(self: Arc<Self>, specs: Vec<PipelineSpec>, cancel: CancellationToken) {
@@ -322,6 +321,29 @@ impl Runner {
                         pipeline: spec.name.clone(),
                         reason,
                     })?;
+            }
+        }
+        // Delta does not refuse a stale txn version by itself: if another runner committed this
+        // pipeline meanwhile, this run's rows are already in and it must not commit them again.
+        if let Some(table) = self.lake.open_table(&spec.target).await.map_err(lake_err)? {
+            for &(p, started_from, _) in &fresh {
+                let mut now = self
+                    .lake
+                    .transaction_version(&table, &app_id(spec, p))
+                    .await
+                    .map_err(lake_err)?;
+                if now.is_none() && p == 0 {
+                    now = self
+                        .lake
+                        .transaction_version(&table, &legacy_app_id(spec))
+                        .await
+                        .map_err(lake_err)?;
+                }
+                if now != started_from {
+                    return Err(Error::Moved {
+                        pipeline: spec.name.clone(),
+                    });
+                }
             }
         }
         let commit = CommitProperties::default().with_application_transactions(

@@ -116,3 +116,123 @@ async fn python_deltalake_and_polars_read_bronze_silver_and_gold() {
     assert_eq!(rust_cart_adds, 3);
     t.app.shutdown().await;
 }
+
+/// Executes `notebooks/explore_lakehouse.ipynb` (with Jupyter's own executor, `nbclient`) against
+/// a demo lake and checks that its two figures — revenue and orders, and the device mix — equal
+/// the admin dashboard's for the same days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analysts_notebook_reproduces_the_dashboard() {
+    let ready = Command::new("python3")
+        .args([
+            "-c",
+            "import deltalake, pyarrow, polars, nbclient, nbformat, ipykernel",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("MARKETPLACE_REQUIRE_SERVERS").is_none(),
+            "CI must install deltalake, pyarrow, polars, nbclient, nbformat and ipykernel (see .ci/run)"
+        );
+        eprintln!(
+            "SKIPPED: `pip install deltalake pyarrow polars nbclient nbformat ipykernel` to execute the notebook"
+        );
+        return;
+    }
+    let demo = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .args(["--data-dir", demo.path().to_str().unwrap(), "demo"])
+        .args([
+            "--shops",
+            "4",
+            "--products-per-shop",
+            "5",
+            "--activity",
+            "1200",
+            "--orders",
+            "30",
+            "--pictures",
+            "false",
+        ])
+        .env("RUST_LOG", "warn")
+        .status()
+        .expect("the marketplace binary runs");
+    assert!(status.success(), "the demo ran");
+    let t = TestApp::start(demo.path()).await;
+    let admin = t
+        .user("notebook-admin@example.com", domain::Role::Admin)
+        .await;
+    let to = chrono::Utc::now().date_naive();
+    let from = to - chrono::Duration::days(29);
+    let dashboard = t
+        .call(
+            axum::http::Method::GET,
+            &format!("/api/admin/dashboard?from={from}&to={to}"),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        dashboard.status,
+        axum::http::StatusCode::OK,
+        "{}",
+        dashboard.body
+    );
+    let dashboard = dashboard.json();
+
+    let figures = demo.path().join("figures.json");
+    let notebook =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks/explore_lakehouse.ipynb");
+    let run = "import sys, nbformat\n\
+               from nbclient import NotebookClient\n\
+               nb = nbformat.read(sys.argv[1], as_version=4)\n\
+               NotebookClient(nb, timeout=300, kernel_name='python3').execute()";
+    let output = Command::new("python3")
+        .args(["-c", run])
+        .arg(&notebook)
+        .env("MARKETPLACE_LAKE", demo.path().join("lake"))
+        .env("FROM", from.to_string())
+        .env("TO", to.to_string())
+        .env("NOTEBOOK_FIGURES", &figures)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the notebook failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let notebook: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&figures).unwrap()).unwrap();
+
+    // Figure 1: orders and revenue per currency.
+    let mut sales = serde_json::Map::new();
+    for row in dashboard["sales"].as_array().unwrap() {
+        let entry = sales
+            .entry(row["currency"].as_str().unwrap())
+            .or_insert(serde_json::json!({"orders": 0, "revenue": 0}));
+        entry["orders"] =
+            (entry["orders"].as_i64().unwrap() + row["orders"].as_i64().unwrap()).into();
+        entry["revenue"] =
+            (entry["revenue"].as_i64().unwrap() + row["revenue"].as_i64().unwrap()).into();
+    }
+    assert!(!sales.is_empty(), "the demo sold something: {dashboard}");
+    assert_eq!(
+        notebook["sales"],
+        serde_json::Value::Object(sales),
+        "revenue and orders"
+    );
+    // Figure 2: the device mix.
+    let devices: serde_json::Map<String, serde_json::Value> = dashboard["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap().to_string(), d["events"].clone()))
+        .collect();
+    assert!(!devices.is_empty());
+    assert_eq!(
+        notebook["devices"],
+        serde_json::Value::Object(devices),
+        "the device mix"
+    );
+    t.app.shutdown().await;
+}
