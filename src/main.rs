@@ -138,10 +138,10 @@ enum Format {
 }
 
 /// Delta's kernel logs every snapshot and scan at info, and logs as errors what it also returns as
-/// errors (which we report); its merge warns on every run about metrics it derives itself. None of
-/// it is news to an operator.
+/// errors (which we report); delta-rs logs every commit at info, and its merge warns on every run
+/// about metrics it derives itself. None of it is news to an operator.
 const QUIET_LIBRARIES: &str =
-    "buoyant_kernel=off,deltalake_core::operations::merge=error,datafusion=warn";
+    "buoyant_kernel=off,deltalake_core=warn,deltalake_core::operations::merge=error,datafusion=warn";
 
 fn init_tracing(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
