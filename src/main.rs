@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod demo;
 mod lake;
+mod sql;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -111,10 +112,13 @@ enum Cmd {
     /// Measure performance against the machine's own ceilings.
     #[command(subcommand)]
     Bench(bench::Bench),
-    /// Run one read-only SQL query over the lakehouse (safe while `serve` runs).
+    /// Read-only SQL over the lakehouse (safe while `serve` runs): one query, a script on
+    /// standard input, or — with neither, at a terminal — an interactive session with history,
+    /// multi-line statements ended by `;`, timings and `\` commands (`\help`).
     Sql {
-        /// The query, e.g. "select count(*) from bronze.activity".
-        query: String,
+        /// The query, e.g. "select count(*) from bronze.activity"; `-` reads statements from
+        /// standard input.
+        query: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// Read every table as it was at a version number or an RFC 3339 time
@@ -140,8 +144,7 @@ enum Format {
 /// Delta's kernel logs every snapshot and scan at info, and logs as errors what it also returns as
 /// errors (which we report); delta-rs logs every commit at info, and its merge warns on every run
 /// about metrics it derives itself. None of it is news to an operator.
-const QUIET_LIBRARIES: &str =
-    "buoyant_kernel=off,deltalake_core=warn,deltalake_core::operations::merge=error,datafusion=warn";
+const QUIET_LIBRARIES: &str = "buoyant_kernel=off,deltalake_core=warn,deltalake_core::operations::merge=error,datafusion=warn";
 
 fn init_tracing(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
@@ -236,26 +239,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
             let lake = lakehouse::Lake::open(&config.lake_location())?;
-            let ctx = match as_of {
-                None => lake.session().await?,
-                Some(as_of) => {
-                    let (ctx, tables) = lake.session_as_of(as_of).await?;
-                    let listed: Vec<String> =
-                        tables.iter().map(|(t, v)| format!("{t}@{v}")).collect();
-                    eprintln!("as of {as_of}: {}", listed.join(", "));
-                    ctx
-                }
-            };
-            let batches = lakehouse::query(&ctx, &query).await?;
+            if let Some(as_of) = as_of {
+                let (_, tables) = lake.session_as_of(as_of).await?;
+                let listed: Vec<String> = tables.iter().map(|(t, v)| format!("{t}@{v}")).collect();
+                eprintln!("as of {as_of}: {}", listed.join(", "));
+            }
             let format = match format {
                 Format::Table => lakehouse::OutputFormat::Table,
                 Format::Csv => lakehouse::OutputFormat::Csv,
                 Format::Json => lakehouse::OutputFormat::Json,
             };
-            println!(
-                "{}",
-                lakehouse::format_batches(&batches, format)?.trim_end()
-            );
+            let session = sql::Session {
+                lake,
+                format,
+                as_of,
+                timing: false,
+            };
+            session
+                .run(query, cli.data_dir.join(".sql_history"))
+                .await?;
             Ok(())
         }
     }

@@ -3,7 +3,7 @@
 -- keys: day, shop_id, product_id
 -- add: views, cart_adds, checkouts, purchases, revenue
 -- source: bronze.activity
--- trigger: every 2s
+-- trigger: every 1s
 --
 -- The funnel per day, shop and product — view → cart → checkout → purchase — has two writers:
 -- this one adds the views and cart adds (activity); gold_funnel_orders adds the units that went

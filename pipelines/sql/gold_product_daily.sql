@@ -3,7 +3,7 @@
 -- keys: product_id, day
 -- add: views, cart_adds, wishlist_adds
 -- source: bronze.activity
--- trigger: every 2s
+-- trigger: every 1s
 --
 -- Views, cart adds and wishlist adds per product per day. Incremental: each run sees only the
 -- activity rows that arrived since the last run and adds its counts to the stored ones.

@@ -3,7 +3,7 @@
 -- keys: day, shop_id, device, country, city
 -- add: events, views, visits, cart_adds, wishlist_adds, searches
 -- source: bronze.activity
--- trigger: every 2s
+-- trigger: every 1s
 --
 -- What people did per day, shop, device and place: the device mix and the geography of every
 -- dashboard. `shop_id` is empty for searches across the marketplace; device, country and city

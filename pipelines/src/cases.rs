@@ -291,5 +291,6 @@ cases!(
     gold_traffic_daily,
     silver_shop_visitors,
     gold_funnel,
+    silver_interactions,
     gold_notifications,
 );

@@ -38,7 +38,7 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 15] = [
+    const FILES: [(&str, &str); 17] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
@@ -90,6 +90,14 @@ pub fn builtin() -> Vec<PipelineSpec> {
             include_str!("../sql/gold_funnel_orders.sql"),
         ),
         (
+            "silver_interactions_activity",
+            include_str!("../sql/silver_interactions_activity.sql"),
+        ),
+        (
+            "silver_interactions_orders",
+            include_str!("../sql/silver_interactions_orders.sql"),
+        ),
+        (
             "gold_notifications",
             include_str!("../sql/gold_notifications.sql"),
         ),
@@ -127,6 +135,8 @@ mod tests {
                 "silver.shop_visitors",
                 "gold.funnel_daily",
                 "gold.funnel_daily",
+                "silver.interactions",
+                "silver.interactions",
                 "gold.notifications"
             ]
         );

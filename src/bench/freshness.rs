@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Tasks sending activity, each at `rate / SENDERS` events a second.
-const SENDERS: usize = 16;
+const SENDERS: usize = 32;
 
 pub async fn bench(data_dir: &Path, json: bool, rate: u64, seconds: f64) -> anyhow::Result<()> {
     let dir = data_dir.join("bench-freshness");
