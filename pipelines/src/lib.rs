@@ -18,7 +18,8 @@
 //! processed, kept as Delta application transactions in the target's commits), runs the SQL over
 //! only the source rows after them, and commits the result together with the new watermarks. A run that dies before
 //! its commit leaves nothing behind, so re-running never counts twice. An event that reached the
-//! log twice (the same `id`, a producer's retry) counts once. A publishing pipeline hands its rows
+//! log twice (the same `id`, a producer's retry, within 10,000 records of its first copy) counts
+//! once. A publishing pipeline hands its rows
 //! to a [`Publisher`] before it commits; a rerun hands them over again, and the receiver drops
 //! repeats by id.
 //!

@@ -290,7 +290,7 @@ impl Runner {
             .map_err(lakehouse::Error::from)
             .map_err(lake_err)?;
         let (rows_in, oldest) = slice_stats(&slice).await.map_err(lake_err)?;
-        let slice = without_repeats(&ctx, &source, slice, in_slice, oldest)
+        let slice = without_repeats(&ctx, &source, slice, &fresh)
             .await
             .map_err(lake_err)?;
         ctx.deregister_table(source_ref.as_str())
@@ -474,38 +474,40 @@ impl Runner {
     }
 }
 
-/// How far back (in event time) a repeated event is looked for among the rows earlier runs read.
-pub const REPEAT_WINDOW: chrono::Duration = chrono::Duration::days(1);
+/// How far back in its partition a repeated event is looked for, in records: a producer's retry
+/// lands next to its first copy, and the bound keeps each run's look back small at any rate.
+pub const REPEAT_WINDOW: i64 = 10_000;
 
 /// The slice with each event once, when the source has an `id`: a repeat (the same id, e.g. a
 /// producer's retry that reached the log twice) keeps only its first copy in the slice, and a
-/// copy of an event an earlier run already read — within [`REPEAT_WINDOW`] of the slice's oldest
-/// event — is dropped.
+/// copy of an event an earlier run already read — among the [`REPEAT_WINDOW`] records before
+/// each partition's watermark — is dropped.
 async fn without_repeats(
     ctx: &SessionContext,
     source: &lakehouse::datafusion::dataframe::DataFrame,
     slice: lakehouse::datafusion::dataframe::DataFrame,
-    in_slice: Expr,
-    oldest: Option<chrono::DateTime<chrono::Utc>>,
+    fresh: &[(i32, Option<i64>, i64)],
 ) -> lakehouse::Result<lakehouse::datafusion::dataframe::DataFrame> {
-    use lakehouse::datafusion::common::ScalarValue;
-    use lakehouse::datafusion::logical_expr::not;
-    let fields = slice.schema();
-    if fields.field_with_unqualified_name("id").is_err() {
+    if slice.schema().field_with_unqualified_name("id").is_err() {
         return Ok(slice);
     }
-    let mut earlier = source.clone().filter(not(in_slice))?;
-    if let (Some(oldest), Ok(at)) = (oldest, fields.field_with_unqualified_name("at")) {
-        let since = (oldest - REPEAT_WINDOW).timestamp_micros();
-        let since = match at.data_type() {
-            lakehouse::arrow::datatypes::DataType::Timestamp(_, tz) => {
-                ScalarValue::TimestampMicrosecond(Some(since), tz.clone())
-            }
-            _ => ScalarValue::TimestampMicrosecond(Some(since), None),
-        };
-        earlier = earlier.filter(col("at").gt_eq(lit(since)))?;
-    }
-    let earlier = earlier.select(vec![col("id").alias("seen_id")])?;
+    let before_watermarks = fresh
+        .iter()
+        .filter_map(|&(p, watermark, _)| {
+            let w = watermark?;
+            Some(
+                col("partition")
+                    .eq(lit(p))
+                    .and(col("offset").lt_eq(lit(w)))
+                    .and(col("offset").gt(lit(w - REPEAT_WINDOW))),
+            )
+        })
+        .reduce(Expr::or)
+        .unwrap_or(lit(false));
+    let earlier = source
+        .clone()
+        .filter(before_watermarks)?
+        .select(vec![col("id").alias("seen_id")])?;
     ctx.register_table("pipeline_slice", slice.into_view())?;
     ctx.register_table("pipeline_seen", earlier.into_view())?;
     Ok(ctx
