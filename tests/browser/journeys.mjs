@@ -225,6 +225,36 @@ await seller.goto(`${base}/seller/payouts`);
 check((await seller.textContent(".kpis")).includes("$39.69"), "the seller's payout is the total less the platform's 10%");
 await shot(seller, "payouts");
 
+// Within seconds the new orders reach the seller's bell (the notification pipeline; the open page
+// updates itself) and the admin's dashboard (the gold and silver tables).
+await seller.goto(`${base}/seller`);
+const rang = await seller
+  .waitForFunction(() => Number(document.querySelector(".bell").dataset.unread) > 0, null, { timeout: 30000 })
+  .then(() => true, () => false);
+check(rang, "the seller's bell counts the new order without a reload");
+await seller.click(".bell");
+await seller.waitForURL(/\/notifications$/);
+check((await seller.textContent("main")).includes("New order M-"), "the seller's notifications list the new order");
+await shot(seller, "notifications");
+let onDashboard = false;
+for (const until = Date.now() + 30000; !onDashboard && Date.now() < until; ) {
+  await admin.goto(`${base}/admin`);
+  onDashboard = (await admin.textContent("main")).includes("Sam's Stoneware");
+}
+check(onDashboard, "the admin dashboard lists the new order within seconds");
+await shot(admin, "admin-dashboard");
+
+// The admin asks which category sold most this week in the SQL explorer and downloads it.
+await admin.goto(`${base}/admin/sql`);
+await admin.fill("#sql", "SELECT p.category, sum(i.quantity) AS units FROM silver.order_items i JOIN silver.products p USING (product_id) WHERE i.day >= current_date - INTERVAL '7 days' GROUP BY p.category ORDER BY units DESC");
+await admin.click("form.sql-form button:has-text(\"Run\")");
+await admin.waitForLoadState("networkidle");
+check(await admin.locator("table.results tbody tr").count() >= 1, "the explorer answers with the week's categories");
+await shot(admin, "sql-explorer");
+const [download] = await Promise.all([admin.waitForEvent("download"), admin.click("button[value=csv]")]);
+const csv = await (await import("node:fs/promises")).readFile(await download.path(), "utf8");
+check(csv.startsWith("category,units\n") && csv.trim().split("\n").length >= 2, "the answer downloads as CSV");
+
 await browsing.click("text=Speckled Stoneware Mug");
 await browsing.click(".shopcard a >> nth=0");
 check((await browsing.textContent("h1")).includes("Sam's Stoneware"), "the product page leads to its shop");
