@@ -84,11 +84,7 @@ pub async fn explore(
     let deadline = started + limits.time;
     let (ctx, tables) = match as_of {
         Some(as_of) => lake.session_as_of(as_of).await?,
-        None => {
-            let ctx = lake.session().await?;
-            let tables = table_versions(lake).await?;
-            (ctx, tables)
-        }
+        None => lake.session_with_versions().await?,
     };
     let ctx = bounded(ctx, limits.memory_bytes)?;
     let failed = |e| from_datafusion(e, limits.memory_bytes);
@@ -136,13 +132,7 @@ pub async fn explore(
 
 /// Every table of the lake with its latest version.
 pub async fn table_versions(lake: &Lake) -> crate::Result<Vec<(TableName, u64)>> {
-    let mut versions = Vec::new();
-    for name in lake.tables().await? {
-        if let Some(table) = lake.load(&name).await? {
-            versions.push((name, table.version().unwrap_or(0).max(0) as u64));
-        }
-    }
-    Ok(versions)
+    Ok(lake.session_with_versions().await?.1)
 }
 
 /// The same session with a memory pool of `memory_bytes` and no spilling.

@@ -232,13 +232,21 @@ impl Lake {
     /// A DataFusion session with every table of the lake registered under `bronze`, `silver` and
     /// `gold`, at its latest version, plus the lake's SQL functions.
     pub async fn session(&self) -> Result<SessionContext> {
+        Ok(self.session_with_versions().await?.0)
+    }
+
+    /// Like [`Lake::session`], with each table's version as it was loaded (each table is loaded
+    /// once).
+    pub async fn session_with_versions(&self) -> Result<(SessionContext, Vec<(TableName, u64)>)> {
         let ctx = self.empty_session();
+        let mut versions = Vec::new();
         for name in self.tables().await? {
             if let Some(table) = self.load(&name).await? {
+                versions.push((name.clone(), table.version().unwrap_or(0)));
                 self.register(&ctx, &name, table).await?;
             }
         }
-        Ok(ctx)
+        Ok((ctx, versions))
     }
 
     /// A session with only `tables` registered, each at the version it was loaded: for a query

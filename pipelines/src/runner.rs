@@ -216,8 +216,15 @@ impl Runner {
         for name in
             std::iter::once(&spec.source).chain(spec.reads.iter().filter(|t| **t != spec.source))
         {
-            if let Some(table) = self.lake.open_table(name).await.map_err(lake_err)? {
-                tables.push((name.clone(), table));
+            match self.lake.open_table(name).await.map_err(lake_err)? {
+                Some(table) => tables.push((name.clone(), table)),
+                // Another table the SQL joins is not there yet (its own pipeline has not written
+                // it): wait for it rather than fail, and read nothing meanwhile.
+                None if *name != spec.source && *name != spec.target => {
+                    tracing::debug!(pipeline = %spec.name, table = %name, "waiting for a table the pipeline reads");
+                    return Ok(RunReport::default());
+                }
+                None => {}
             }
         }
         let ctx = self.lake.session_with(tables).await.map_err(lake_err)?;
