@@ -30,21 +30,15 @@ impl Session {
     /// Answers one statement and prints it.
     async fn ask(&self, sql: &str) -> anyhow::Result<()> {
         let answer = lakehouse::explore(&self.lake, sql, self.as_of, limits()).await?;
-        if answer.rows > 0 || self.format != OutputFormat::Csv {
-            let text = if answer.rows == 0 && self.format == OutputFormat::Json {
-                "[]".to_string()
-            } else if answer.rows == 0 {
-                let names: Vec<&str> = answer
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect();
-                format!("(no rows; columns {})", names.join(", "))
-            } else {
-                lakehouse::format_batches(&answer.batches, self.format)?
-            };
-            println!("{}", text.trim_end());
+        match (answer.rows, self.format) {
+            (0, OutputFormat::Csv) => {}
+            (0, OutputFormat::Table) => {
+                println!("(no rows; columns {})", answer.column_names().join(", "))
+            }
+            _ => println!(
+                "{}",
+                lakehouse::format_batches(&answer.batches, self.format)?.trim_end()
+            ),
         }
         if self.timing {
             eprintln!(

@@ -3,7 +3,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use lakehouse::{OutputFormat, TableName};
+use lakehouse::TableName;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -326,14 +326,8 @@ impl AppState {
             None => {
                 let ctx = self.lake.session_with(opened).await.map_err(internal)?;
                 let batches = lakehouse::query(&ctx, sql).await.map_err(internal)?;
-                let rows = if batches.iter().all(|b| b.num_rows() == 0) {
-                    serde_json::Value::Array(Vec::new())
-                } else {
-                    let json = lakehouse::format_batches(&batches, OutputFormat::Json)
-                        .map_err(internal)?;
-                    serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))?
-                };
-                let rows = std::sync::Arc::new(rows);
+                let rows = lakehouse::json_rows(&batches).map_err(internal)?;
+                let rows = std::sync::Arc::new(serde_json::Value::Array(rows));
                 let mut cache = self.gold_cache.lock().expect("gold cache lock");
                 if cache.len() >= GOLD_CACHE_ENTRIES {
                     cache.clear();
@@ -342,7 +336,7 @@ impl AppState {
                 rows
             }
         };
-        serde_json::from_value((*rows).clone()).map_err(|e| ApiError::Internal(e.to_string()))
+        Vec::<T>::deserialize(&*rows).map_err(|e| ApiError::Internal(e.to_string()))
     }
 }
 

@@ -188,23 +188,19 @@ impl JsonAnswer {
                 data_type: f.data_type().to_string(),
             })
             .collect();
-        let rows = if answer.rows == 0 {
-            Vec::new()
-        } else {
-            let text = lakehouse::format_batches(&answer.batches, lakehouse::OutputFormat::Json)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let objects: Vec<serde_json::Map<String, serde_json::Value>> =
-                serde_json::from_str(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
-            objects
-                .into_iter()
-                .map(|mut row| {
-                    columns
-                        .iter()
-                        .map(|c| row.remove(&c.name).unwrap_or(serde_json::Value::Null))
-                        .collect()
-                })
-                .collect()
-        };
+        let rows = lakehouse::json_rows(&answer.batches)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .into_iter()
+            .map(|mut row| {
+                columns
+                    .iter()
+                    .map(|c| {
+                        row.get_mut(&c.name)
+                            .map_or(serde_json::Value::Null, serde_json::Value::take)
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(JsonAnswer {
             columns,
             rows,
@@ -233,13 +229,7 @@ pub fn encode(answer: &Answer, format: Format) -> Result<Vec<u8>, ApiError> {
         Format::Csv => {
             if answer.rows == 0 {
                 // The header alone.
-                let names: Vec<&str> = answer
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect();
-                return Ok(format!("{}\n", names.join(",")).into_bytes());
+                return Ok(format!("{}\n", answer.column_names().join(",")).into_bytes());
             }
             lakehouse::format_batches(&answer.batches, lakehouse::OutputFormat::Csv)
                 .map(String::into_bytes)
@@ -250,6 +240,39 @@ pub fn encode(answer: &Answer, format: Format) -> Result<Vec<u8>, ApiError> {
             lakehouse::to_parquet(answer.schema.clone(), &answer.batches).map_err(failed)
         }
     }
+}
+
+/// The answer as a response in `format`: its content type, `x-row-count` and `x-truncated`, and
+/// for anything but JSON a download (`query.csv`, `query.parquet`, `query.arrows`).
+pub fn respond(answer: &Answer, format: Format) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::HeaderName::from_static("x-row-count"),
+                answer.rows.to_string(),
+            ),
+            (
+                header::HeaderName::from_static("x-truncated"),
+                answer.truncated.to_string(),
+            ),
+        ],
+        encode(answer, format)?,
+    )
+        .into_response();
+    if format != Format::Json {
+        response.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            header::HeaderValue::from_str(&format!(
+                "attachment; filename=\"query.{}\"",
+                format.extension()
+            ))
+            .expect("an ASCII header"),
+        );
+    }
+    Ok(response)
 }
 
 /// The lake's tables with their columns and versions.

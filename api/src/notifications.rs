@@ -5,6 +5,7 @@
 use crate::command::CommandPath;
 use chrono::Utc;
 use domain::{Actor, Command, Context, Notification, NotificationCommand};
+use serde::Deserialize;
 
 /// Delivers the notification pipeline's rows. Rows already delivered (a run repeated after a
 /// crash) are dropped by `decide`, by id.
@@ -22,7 +23,7 @@ impl pipelines::Publisher for Deliverer {
         }
         let mut notifications = Vec::with_capacity(rows.len());
         for row in rows {
-            let notification: Notification = serde_json::from_value(row.clone())
+            let notification = Notification::deserialize(&row)
                 .map_err(|e| format!("a row is not a notification ({e}): {row}"))?;
             notifications.push(notification);
         }

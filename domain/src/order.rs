@@ -96,9 +96,16 @@ pub struct Order {
 impl Order {
     /// A short reference people can read out ("M-3F9A2C7D"), from the id's shop-mixed tail.
     pub fn number(&self) -> String {
+        self.id.number()
+    }
+}
+
+impl OrderId {
+    /// The order's number, as [`Order::number`] gives it.
+    pub fn number(&self) -> String {
         format!(
             "M-{}",
-            &self.id.0.simple().to_string()[24..].to_ascii_uppercase()
+            &self.0.simple().to_string()[24..].to_ascii_uppercase()
         )
     }
 }

@@ -47,6 +47,17 @@ pub struct Answer {
     pub tables: Vec<(TableName, u64)>,
 }
 
+impl Answer {
+    /// The columns' names, in order.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExploreError {
     /// Not a query: DDL, DML, COPY or a settings change.

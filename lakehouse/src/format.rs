@@ -45,6 +45,17 @@ pub fn format_batches(batches: &[RecordBatch], format: OutputFormat) -> Result<S
     }
 }
 
+/// The rows as JSON objects named by column, one per row (none for no batches or empty ones).
+pub fn json_rows(batches: &[RecordBatch]) -> Result<Vec<serde_json::Value>> {
+    let text = format_batches(batches, OutputFormat::Json)?;
+    serde_json::from_str(&text).map_err(|e| {
+        deltalake::datafusion::error::DataFusionError::Execution(format!(
+            "the rows could not be read back as JSON: {e}"
+        ))
+        .into()
+    })
+}
+
 /// The batches as an Arrow IPC stream (what `pyarrow.ipc.open_stream` reads).
 pub fn to_arrow_ipc(
     schema: &deltalake::arrow::datatypes::Schema,

@@ -30,7 +30,7 @@ mod udf;
 
 pub use error::{Error, Result};
 pub use explore::{Answer, ExploreError, Limits, explore, table_versions};
-pub use format::{OutputFormat, format_batches, to_arrow_ipc, to_parquet};
+pub use format::{OutputFormat, format_batches, json_rows, to_arrow_ipc, to_parquet};
 pub use lake::{Lake, plan, query};
 pub use maintenance::{AsOf, OptimizeReport, RestoreReport, VacuumReport};
 pub use table_name::{Layer, TableName};

@@ -14,7 +14,17 @@ use std::sync::Arc;
 /// Registers `json_get_array(json, key)` too: the elements of the array at `key` (a key or a JSON
 /// pointer), each as JSON text, so `unnest(json_get_array(payload, '/lines'))` gives one row per
 /// element; an empty list when there is no such array.
+///
+/// And `money_text(amount, currency)`: an amount in minor units as people read it in a
+/// notification or a report, `money_text(3998, 'USD')` = `39.98 USD` (NULL when either is NULL).
 pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(create_udf(
+        "money_text",
+        vec![DataType::Int64, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(money_text),
+    ));
     ctx.register_udf(create_udf(
         "json_get_str",
         vec![DataType::Utf8, DataType::Utf8],
@@ -29,6 +39,49 @@ pub fn register(ctx: &SessionContext) {
         Volatility::Immutable,
         Arc::new(json_get_array),
     ));
+}
+
+fn money_text(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    use deltalake::arrow::array::Int64Array;
+    use deltalake::arrow::compute::cast;
+    let all_scalars = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let [amounts, currencies] = arrays.as_slice() else {
+        return Err(DataFusionError::Plan(
+            "money_text(amount, currency) takes two arguments".into(),
+        ));
+    };
+    let amounts = cast(amounts, &DataType::Int64)?;
+    let currencies = cast(currencies, &DataType::Utf8)?;
+    let (Some(amounts), Some(currencies)) = (
+        amounts.as_any().downcast_ref::<Int64Array>(),
+        currencies.as_any().downcast_ref::<StringArray>(),
+    ) else {
+        return Err(DataFusionError::Plan(
+            "money_text: an integer amount and a text currency".into(),
+        ));
+    };
+    let texts: StringArray = (0..amounts.len())
+        .map(|i| {
+            (amounts.is_valid(i) && currencies.is_valid(i)).then(|| {
+                let amount = amounts.value(i);
+                let sign = if amount < 0 { "-" } else { "" };
+                let abs = amount.unsigned_abs();
+                format!(
+                    "{sign}{}.{:02} {}",
+                    abs / 100,
+                    abs % 100,
+                    currencies.value(i)
+                )
+            })
+        })
+        .collect();
+    let texts: ArrayRef = Arc::new(texts);
+    Ok(if all_scalars {
+        ColumnarValue::Scalar(ScalarValue::try_from_array(&texts, 0)?)
+    } else {
+        ColumnarValue::Array(texts)
+    })
 }
 
 fn json_get_array(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
@@ -162,6 +215,33 @@ fn lookup(text: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::{elements, lookup};
+
+    #[tokio::test]
+    async fn money_text_reads_minor_units() {
+        let ctx = deltalake::datafusion::prelude::SessionContext::new();
+        super::register(&ctx);
+        let batches = ctx
+            .sql(
+                "SELECT money_text(amount, 'USD') AS t FROM (VALUES (3998), (5), (-150), (NULL)) AS v(amount)",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let texts = crate::format_batches(&batches, crate::OutputFormat::Csv).unwrap();
+        // The NULL amount gives NULL (an empty field, quoted so the line is not blank).
+        assert_eq!(texts, "t\n39.98 USD\n0.05 USD\n-1.50 USD\n\"\"\n");
+        let scalar = ctx
+            .sql("SELECT money_text(100, 'EUR') AS t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let scalar = crate::format_batches(&scalar, crate::OutputFormat::Csv).unwrap();
+        assert_eq!(scalar, "t\n1.00 EUR\n");
+    }
 
     #[test]
     fn lists_array_elements() {

@@ -10,14 +10,12 @@
 -- are published to the `notifications` topic, where the service delivers them, and kept here.
 -- A notification's id is its cause's event id and its receiver, so a repeated run delivers
 -- nothing twice. Recipients: `account:<id>`, `shop:<id>` (whoever owns it) or `admins`.
--- Amounts are in minor units in the events; the text shows them as 12.34 EUR.
+-- Amounts are in minor units in the events; `money_text` shows them as 12.34 EUR.
 SELECT id || ':shop' AS id,
        'shop:' || json_get_str(payload, '/shop_id') AS recipient,
        'order.new' AS kind,
        'New order M-' || upper(right(json_get_str(payload, '/id'), 8)) AS title,
-       'Total ' || CAST(CAST(json_get_str(payload, '/total/amount') AS BIGINT) / 100 AS VARCHAR) || '.'
-           || lpad(CAST(CAST(json_get_str(payload, '/total/amount') AS BIGINT) % 100 AS VARCHAR), 2, '0')
-           || ' ' || json_get_str(payload, '/total/currency') || '. Ship it from your orders page.' AS body,
+       'Total ' || money_text(CAST(json_get_str(payload, '/total/amount') AS BIGINT), json_get_str(payload, '/total/currency')) || '. Ship it from your orders page.' AS body,
        '/seller/orders/' || json_get_str(payload, '/id') AS link,
        at
 FROM bronze.commerce
@@ -27,11 +25,8 @@ SELECT id || ':admins',
        'admins',
        'order.new',
        'New order M-' || upper(right(json_get_str(payload, '/id'), 8)) || ' at ' || json_get_str(payload, '/shop_name'),
-       'Total ' || CAST(CAST(json_get_str(payload, '/total/amount') AS BIGINT) / 100 AS VARCHAR) || '.'
-           || lpad(CAST(CAST(json_get_str(payload, '/total/amount') AS BIGINT) % 100 AS VARCHAR), 2, '0')
-           || ' ' || json_get_str(payload, '/total/currency') || ', fee '
-           || CAST(CAST(json_get_str(payload, '/fee/amount') AS BIGINT) / 100 AS VARCHAR) || '.'
-           || lpad(CAST(CAST(json_get_str(payload, '/fee/amount') AS BIGINT) % 100 AS VARCHAR), 2, '0') || '.',
+       'Total ' || money_text(CAST(json_get_str(payload, '/total/amount') AS BIGINT), json_get_str(payload, '/total/currency'))
+           || ', fee ' || regexp_replace(money_text(CAST(json_get_str(payload, '/fee/amount') AS BIGINT), json_get_str(payload, '/fee/currency')), ' [A-Z]+$', '') || '.',
        '/admin/orders',
        at
 FROM bronze.commerce
@@ -41,9 +36,7 @@ SELECT id || ':shopper',
        'account:' || json_get_str(payload, '/owner'),
        'payment.received',
        'Payment received',
-       'We received ' || CAST(CAST(json_get_str(payload, '/amount/amount') AS BIGINT) / 100 AS VARCHAR) || '.'
-           || lpad(CAST(CAST(json_get_str(payload, '/amount/amount') AS BIGINT) % 100 AS VARCHAR), 2, '0')
-           || ' ' || json_get_str(payload, '/amount/currency') || ' for your order. Thank you!',
+       'We received ' || money_text(CAST(json_get_str(payload, '/amount/amount') AS BIGINT), json_get_str(payload, '/amount/currency')) || ' for your order. Thank you!',
        '/orders',
        at
 FROM bronze.commerce

@@ -185,11 +185,7 @@ async fn rows(lake: &Lake, query: &str) -> Vec<serde_json::Value> {
         Err(e) if e.to_string().contains("not found") => return Vec::new(),
         Err(e) => panic!("{query}: {e}"),
     };
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Vec::new();
-    }
-    let json = lakehouse::format_batches(&batches, lakehouse::OutputFormat::Json).unwrap();
-    serde_json::from_str(&json).unwrap()
+    lakehouse::json_rows(&batches).unwrap()
 }
 
 async fn run_case(file: &str, text: &str) {

@@ -247,18 +247,10 @@ impl Runner {
         let mut watermarks = BTreeMap::new();
         if let Some(table) = &target {
             for &partition in highs.keys() {
-                let mut stored = self
-                    .lake
-                    .transaction_version(table, &app_id(spec, partition))
+                let stored = self
+                    .watermark(table, spec, partition)
                     .await
                     .map_err(lake_err)?;
-                if stored.is_none() && partition == 0 {
-                    stored = self
-                        .lake
-                        .transaction_version(table, &legacy_app_id(spec))
-                        .await
-                        .map_err(lake_err)?;
-                }
                 if let Some(w) = stored {
                     watermarks.insert(partition, w);
                 }
@@ -319,7 +311,7 @@ impl Runner {
                 pipeline: spec.name.clone(),
                 reason: "no publisher".into(),
             })?;
-            let rows = rows_as_json(&output).map_err(lake_err)?;
+            let rows = lakehouse::json_rows(&output).map_err(lake_err)?;
             if !rows.is_empty() {
                 publisher
                     .publish(topic, rows)
@@ -334,18 +326,7 @@ impl Runner {
         // pipeline meanwhile, this run's rows are already in and it must not commit them again.
         if let Some(table) = self.lake.open_table(&spec.target).await.map_err(lake_err)? {
             for &(p, started_from, _) in &fresh {
-                let mut now = self
-                    .lake
-                    .transaction_version(&table, &app_id(spec, p))
-                    .await
-                    .map_err(lake_err)?;
-                if now.is_none() && p == 0 {
-                    now = self
-                        .lake
-                        .transaction_version(&table, &legacy_app_id(spec))
-                        .await
-                        .map_err(lake_err)?;
-                }
+                let now = self.watermark(&table, spec, p).await.map_err(lake_err)?;
                 if now != started_from {
                     return Err(Error::Moved {
                         pipeline: spec.name.clone(),
@@ -388,6 +369,27 @@ impl Runner {
             "pipeline committed"
         );
         Ok(report)
+    }
+
+    /// The offset of `partition` that `spec` has processed up to, as its target's commits record
+    /// it (under the app id from before partitions, for partition 0).
+    async fn watermark(
+        &self,
+        target: &lakehouse::deltalake::DeltaTable,
+        spec: &PipelineSpec,
+        partition: i32,
+    ) -> lakehouse::Result<Option<i64>> {
+        let stored = self
+            .lake
+            .transaction_version(target, &app_id(spec, partition))
+            .await?;
+        if stored.is_none() && partition == 0 {
+            return self
+                .lake
+                .transaction_version(target, &legacy_app_id(spec))
+                .await;
+        }
+        Ok(stored)
     }
 
     async fn write(
@@ -570,20 +572,6 @@ async fn slice_stats(
         None
     };
     Ok((n, oldest))
-}
-
-/// The rows as JSON objects, one per row, named by column.
-fn rows_as_json(batches: &[RecordBatch]) -> lakehouse::Result<Vec<serde_json::Value>> {
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Ok(Vec::new());
-    }
-    let text = lakehouse::format_batches(batches, lakehouse::OutputFormat::Json)?;
-    serde_json::from_str(&text).map_err(|e| {
-        lakehouse::datafusion::error::DataFusionError::Execution(format!(
-            "the rows could not be read back as JSON: {e}"
-        ))
-        .into()
-    })
 }
 
 /// The highest offset of each partition in the source.

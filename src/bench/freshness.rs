@@ -187,21 +187,19 @@ pub async fn bench(data_dir: &Path, json: bool, rate: u64, seconds: f64) -> anyh
     Ok(())
 }
 
-/// Waits until every pipeline has run since the last event was written and read nothing new.
+/// Waits until every pipeline's last run read nothing new.
 async fn wait_caught_up(app: &api::AppState, limit: Duration) -> anyhow::Result<()> {
-    let until = Instant::now() + limit;
-    loop {
-        let statuses = app.pipelines.status().borrow().clone();
-        let idle = !statuses.is_empty()
-            && statuses
-                .values()
-                .all(|s| s.runs > 0 && s.last.as_ref().is_some_and(|r| r.rows_in == 0));
-        if idle {
-            return Ok(());
-        }
-        if Instant::now() > until {
-            anyhow::bail!("the pipelines did not catch up within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let mut status = app.pipelines.status();
+    tokio::time::timeout(
+        limit,
+        status.wait_for(|all| {
+            !all.is_empty()
+                && all
+                    .values()
+                    .all(|s| s.runs > 0 && s.last.as_ref().is_some_and(|r| r.rows_in == 0))
+        }),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("the pipelines did not catch up within {limit:?}"))??;
+    Ok(())
 }

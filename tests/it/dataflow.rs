@@ -371,12 +371,11 @@ async fn content(lake: &lakehouse::Lake, table: &str) -> Vec<String> {
     let batches = lakehouse::query(&ctx, &format!("SELECT * FROM {table}"))
         .await
         .unwrap_or_else(|e| panic!("{table}: {e}"));
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Vec::new();
-    }
-    let json = lakehouse::format_batches(&batches, lakehouse::OutputFormat::Json).unwrap();
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
-    let mut rows: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    let mut rows: Vec<String> = lakehouse::json_rows(&batches)
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
     rows.sort();
     rows
 }

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -67,33 +67,7 @@ pub(super) async fn ask(
         explorer::limits(&app, question.limit),
     )
     .await?;
-    let bytes = explorer::encode(&answer, format)?;
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, format.content_type().to_string()),
-            (
-                header::HeaderName::from_static("x-row-count"),
-                answer.rows.to_string(),
-            ),
-            (
-                header::HeaderName::from_static("x-truncated"),
-                answer.truncated.to_string(),
-            ),
-        ],
-        bytes,
-    )
-        .into_response();
-    if format != Format::Json {
-        response.headers_mut().insert(
-            header::CONTENT_DISPOSITION,
-            header::HeaderValue::from_str(&format!(
-                "attachment; filename=\"query.{}\"",
-                format.extension()
-            ))
-            .expect("an ASCII header"),
-        );
-    }
-    Ok(response)
+    explorer::respond(&answer, format)
 }
 
 /// Every table of the lake: its layer, columns and latest version.

@@ -242,14 +242,10 @@ pub async fn dashboard(
             .recent_orders
             .iter()
             .map(|o| RecentRow {
-                number: format!(
-                    "M-{}",
-                    o.order_id
-                        .replace('-', "")
-                        .get(24..)
-                        .unwrap_or_default()
-                        .to_ascii_uppercase()
-                ),
+                number: o
+                    .order_id
+                    .parse::<domain::OrderId>()
+                    .map_or_else(|_| o.order_id.clone(), |id| id.number()),
                 shop: o.shop_name.clone().unwrap_or_default(),
                 status: o.status.replace('_', " "),
                 cancelled: o.cancelled,

@@ -27,13 +27,21 @@ pub struct SalesChart {
 
 pub const CHART_DAYS: u32 = 30;
 
-pub fn sales_chart(rows: &[api::SalesDayRow], range: api::DayRange) -> Option<SalesChart> {
-    // The currency that sold the most leads the chart; other currencies are not added to it.
+/// The currency that sold the most in `rows`.
+pub fn main_currency(rows: &[api::SalesDayRow]) -> Option<&str> {
     let mut by_currency: std::collections::BTreeMap<&str, i64> = Default::default();
     for r in rows {
         *by_currency.entry(r.currency.as_str()).or_default() += r.revenue;
     }
-    let (&code, _) = by_currency.iter().max_by_key(|(_, revenue)| **revenue)?;
+    by_currency
+        .into_iter()
+        .max_by_key(|(_, revenue)| *revenue)
+        .map(|(code, _)| code)
+}
+
+pub fn sales_chart(rows: &[api::SalesDayRow], range: api::DayRange) -> Option<SalesChart> {
+    // The currency that sold the most leads the chart; other currencies are not added to it.
+    let code = main_currency(rows)?;
     let currency = domain::Currency::parse(code).ok()?;
     let money = |amount: i64| domain::Money::new(amount, currency).display();
     let days: Vec<chrono::NaiveDate> = range

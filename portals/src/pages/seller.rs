@@ -119,14 +119,13 @@ pub async fn dashboard(
     let shop = viewer
         .principal()
         .and_then(|p| app.state().shop_of(p.account.id).map(|s| s.id));
+    let chart_days = api::DayRange::last(super::charts::CHART_DAYS);
     let sales = match shop {
         Some(shop) => app
-            .sales_by_day(api::DayRange::last(super::charts::CHART_DAYS), Some(shop))
+            .sales_by_day(chart_days, Some(shop))
             .await
             .ok()
-            .and_then(|rows| {
-                super::charts::sales_chart(&rows, api::DayRange::last(super::charts::CHART_DAYS))
-            }),
+            .and_then(|rows| super::charts::sales_chart(&rows, chart_days)),
         None => None,
     };
     dashboard_page(&app, &viewer, table, notice, None, sales)

@@ -1,7 +1,9 @@
 //! `/seller/analytics`: the shop's own figures from the gold tables — sales, visitors, the
 //! funnel, top products, device and country mix — and what is running low.
 
-use super::charts::{BarList, FunnelStep, SalesChart, funnel, mix, money, sales_chart};
+use super::charts::{
+    BarList, FunnelStep, SalesChart, funnel, main_currency, mix, money, sales_chart,
+};
 use crate::chrome::Chrome;
 use crate::session::{Portal, Viewer};
 use api::AppState;
@@ -78,7 +80,8 @@ pub async fn show(
     };
     match seller_figures(&app, &shop, range).await {
         Ok(f) => {
-            let currency = shop_currency(&f.sales);
+            // Product revenue is shown in the currency the shop sells in most.
+            let currency = main_currency(&f.sales).unwrap_or("USD").to_string();
             page.sales = sales_chart(&f.sales, range);
             page.unique_visitors = f.visitors.unique_visitors;
             page.visits = f.visitors.visits;
@@ -116,15 +119,4 @@ pub async fn show(
         Err(e) => page.error = Some(format!("The analytics tables could not be read: {e}")),
     }
     page.into_response()
-}
-
-/// The currency the shop sells in most (product revenue is shown in it).
-fn shop_currency(sales: &[api::SalesDayRow]) -> String {
-    let mut by: std::collections::BTreeMap<&str, i64> = Default::default();
-    for r in sales {
-        *by.entry(r.currency.as_str()).or_default() += r.revenue;
-    }
-    by.into_iter()
-        .max_by_key(|(_, revenue)| *revenue)
-        .map_or_else(|| "USD".to_string(), |(c, _)| c.to_string())
 }

@@ -9,7 +9,7 @@ use api::explorer::{self, Format, TableInfo};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lakehouse::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::Deserialize;
@@ -125,19 +125,10 @@ pub async fn run(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<QuestionForm>,
 ) -> Response {
-    let who = match viewer.require(&app, Portal::Admin, "/admin/sql") {
-        Ok(p) => p.clone(),
-        Err(refused) => return refused,
-    };
-    let answer = explorer::ask(
-        &app,
-        &who,
-        &form.sql,
-        Some(&form.as_of),
-        explorer::limits(&app, None),
-    )
-    .await;
-    render(&app, &viewer, form.sql, form.as_of, Some(answer)).await
+    match ask(&app, &viewer, &form).await {
+        Ok(answer) => render(&app, &viewer, form.sql, form.as_of, Some(Ok(answer))).await,
+        Err(refused) => refused,
+    }
 }
 
 pub async fn download(
@@ -145,49 +136,48 @@ pub async fn download(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<QuestionForm>,
 ) -> Response {
-    let who = match viewer.require(&app, Portal::Admin, "/admin/sql") {
-        Ok(p) => p.clone(),
-        Err(refused) => return refused,
-    };
     let Some(format) = Format::parse(&form.format).filter(|f| *f != Format::Json) else {
         let error = api::ApiError::invalid("format", "csv, parquet or arrow");
         return render(&app, &viewer, form.sql, form.as_of, Some(Err(error))).await;
     };
-    let answer = match explorer::ask(
-        &app,
-        &who,
-        &form.sql,
-        Some(&form.as_of),
-        explorer::limits(&app, None),
-    )
-    .await
-    {
+    let answer = match ask(&app, &viewer, &form).await {
         Ok(answer) => answer,
-        Err(e) => return render(&app, &viewer, form.sql, form.as_of, Some(Err(e))).await,
+        Err(refused) => return refused,
     };
-    match explorer::encode(&answer, format) {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, format.content_type().to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"query.{}\"", format.extension()),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+    match explorer::respond(&answer, format) {
+        Ok(response) => response,
         Err(e) => render(&app, &viewer, form.sql, form.as_of, Some(Err(e))).await,
+    }
+}
+
+/// The form's question, answered for an admin or analyst; otherwise the page that says why
+/// (the sign-in, a refusal, or the explorer with the error).
+async fn ask(
+    app: &AppState,
+    viewer: &Viewer,
+    form: &QuestionForm,
+) -> Result<lakehouse::Answer, Response> {
+    let who = viewer.require(app, Portal::Admin, "/admin/sql")?.clone();
+    let limits = explorer::limits(app, None);
+    match explorer::ask(app, &who, &form.sql, Some(&form.as_of), limits).await {
+        Ok(answer) => Ok(answer),
+        Err(e) => Err(render(
+            app,
+            viewer,
+            form.sql.clone(),
+            form.as_of.clone(),
+            Some(Err(e)),
+        )
+        .await),
     }
 }
 
 /// The answer as text cells, and a chart when it has a label and a number to draw.
 fn results(answer: &lakehouse::Answer) -> Results {
     let columns: Vec<String> = answer
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
+        .column_names()
+        .into_iter()
+        .map(String::from)
         .collect();
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
