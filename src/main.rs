@@ -105,6 +105,10 @@ enum Cmd {
         /// Fill an empty marketplace with demo shops, products and visitors first.
         #[arg(long)]
         demo: bool,
+        /// Also serve Arrow Flight SQL for admins' and analysts' own tools on this address
+        /// (e.g. `127.0.0.1:50051`): read-only, like the SQL explorer; off when not given.
+        #[arg(long, env = "MARKETPLACE_FLIGHT_SQL")]
+        flight_sql: Option<SocketAddr>,
     },
     /// Fill the marketplace with demo shops, products and visitors (idempotent), then bring the
     /// lakehouse up to date.
@@ -192,9 +196,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     config.secure_cookies = cli.secure_cookies.unwrap_or(!cli.addr.ip().is_loopback());
     match cli.command {
-        Cmd::Serve { demo } => {
+        Cmd::Serve { demo, flight_sql } => {
             init_tracing(&format!("info,{QUIET_LIBRARIES}"));
-            serve(config, demo).await
+            serve(config, demo, flight_sql).await
         }
         Cmd::Demo(options) => {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
@@ -263,7 +267,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: api::Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(
+    config: api::Config,
+    demo: bool,
+    flight_sql: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let addr = config.addr;
     let data_dir = config.data_dir.clone();
     let app = api::App::start(config)
@@ -296,13 +304,39 @@ async fn serve(config: api::Config, demo: bool) -> anyhow::Result<()> {
             app.config.outbox_dir().display()
         );
     }
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let flight = match flight_sql {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for Flight SQL on {addr}"))?;
+            println!(
+                "Arrow Flight SQL at grpc://{addr} (admins and analysts; sign in with e-mail and password)"
+            );
+            let mut stop = stop;
+            let app = app.clone();
+            Some(tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                api::flight_sql::serve(app, listener, stopped).await
+            }))
+        }
+        None => None,
+    };
     println!("Data in {}; press Ctrl-C to stop.", data_dir.display());
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    })
     .await?;
+    if let Some(flight) = flight {
+        flight.await?.context("serving Flight SQL")?;
+    }
     tracing::info!("shutting down: finishing the batch in hand and the lake commit in flight");
     app.shutdown().await;
     Ok(())

@@ -33,16 +33,7 @@ pub async fn ask(
     as_of: Option<&str>,
     limits: Limits,
 ) -> Result<Answer, ApiError> {
-    let sql = sql.trim();
-    if sql.is_empty() {
-        return Err(ApiError::invalid("sql", "write a query"));
-    }
-    if sql.len() > MAX_SQL_BYTES {
-        return Err(ApiError::invalid(
-            "sql",
-            format!("at most {} KiB of SQL", MAX_SQL_BYTES / 1024),
-        ));
-    }
+    let sql = checked(sql)?;
     let as_of = match as_of.map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => Some(
             text.parse::<AsOf>()
@@ -67,7 +58,36 @@ pub async fn ask(
             tracing::info!(%account, error = %e, sql = %clip(sql), "sql question refused or failed")
         }
     }
-    answer.map_err(|e| match e {
+    answer.map_err(explore_error)
+}
+
+/// The columns `sql` would answer with, without running it (Flight SQL's prepared statements).
+pub async fn describe(
+    app: &AppState,
+    sql: &str,
+) -> Result<lakehouse::arrow::datatypes::SchemaRef, ApiError> {
+    lakehouse::describe(&app.lake, checked(sql)?)
+        .await
+        .map_err(explore_error)
+}
+
+/// The statement without surrounding blanks, if it is one a person could mean.
+fn checked(sql: &str) -> Result<&str, ApiError> {
+    let sql = sql.trim();
+    if sql.is_empty() {
+        return Err(ApiError::invalid("sql", "write a query"));
+    }
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(ApiError::invalid(
+            "sql",
+            format!("at most {} KiB of SQL", MAX_SQL_BYTES / 1024),
+        ));
+    }
+    Ok(sql)
+}
+
+fn explore_error(e: ExploreError) -> ApiError {
+    match e {
         ExploreError::Refused(_) => ApiError::BadRequest {
             code: "read_only",
             message: e.to_string(),
@@ -85,7 +105,7 @@ pub async fn ask(
             message: e.to_string(),
         },
         ExploreError::Lake(e) => ApiError::Unavailable(format!("the lake could not be read: {e}")),
-    })
+    }
 }
 
 fn clip(sql: &str) -> String {
@@ -286,23 +306,17 @@ pub struct TableInfo {
 }
 
 pub async fn tables(app: &AppState) -> Result<Vec<TableInfo>, ApiError> {
-    let unavailable =
-        |e: lakehouse::Error| ApiError::Unavailable(format!("the lake could not be read: {e}"));
-    let ctx = app.lake.session().await.map_err(unavailable)?;
-    let mut infos = Vec::new();
-    for (name, version) in lakehouse::table_versions(&app.lake)
+    let tables = lakehouse::catalog(&app.lake)
         .await
-        .map_err(unavailable)?
-    {
-        let Ok(frame) = ctx.table(name.to_string().as_str()).await else {
-            continue;
-        };
-        infos.push(TableInfo {
-            table: name.to_string(),
-            layer: name.layer().as_str().to_string(),
-            version,
-            columns: frame
-                .schema()
+        .map_err(|e| ApiError::Unavailable(format!("the lake could not be read: {e}")))?;
+    Ok(tables
+        .into_iter()
+        .map(|t| TableInfo {
+            table: t.name.to_string(),
+            layer: t.name.layer().as_str().to_string(),
+            version: t.version,
+            columns: t
+                .schema
                 .fields()
                 .iter()
                 .map(|f| Column {
@@ -310,8 +324,6 @@ pub async fn tables(app: &AppState) -> Result<Vec<TableInfo>, ApiError> {
                     data_type: f.data_type().to_string(),
                 })
                 .collect(),
-        });
-    }
-    infos.sort_by(|a, b| a.table.cmp(&b.table));
-    Ok(infos)
+        })
+        .collect())
 }

@@ -23,6 +23,7 @@ mod config;
 pub mod csv;
 mod error;
 pub mod explorer;
+pub mod flight_sql;
 mod health;
 pub mod kv;
 pub mod mail;

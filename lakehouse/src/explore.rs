@@ -146,6 +146,42 @@ pub async fn table_versions(lake: &Lake) -> crate::Result<Vec<(TableName, u64)>>
     Ok(lake.session_with_versions().await?.1)
 }
 
+/// One table as a catalog browser shows it.
+#[derive(Clone, Debug)]
+pub struct TableDescription {
+    pub name: TableName,
+    pub version: u64,
+    pub schema: SchemaRef,
+}
+
+/// Every table of the lake with its latest version and its columns, sorted by name (each table
+/// is loaded once).
+pub async fn catalog(lake: &Lake) -> crate::Result<Vec<TableDescription>> {
+    let (ctx, versions) = lake.session_with_versions().await?;
+    let mut tables = Vec::with_capacity(versions.len());
+    for (name, version) in versions {
+        let schema = ctx
+            .table_provider(name.to_string().as_str())
+            .await?
+            .schema();
+        tables.push(TableDescription {
+            name,
+            version,
+            schema,
+        });
+    }
+    tables.sort_by(|a, b| a.name.to_string().cmp(&b.name.to_string()));
+    Ok(tables)
+}
+
+/// The columns a read-only statement would answer with, without running it (for clients that
+/// prepare a statement before they execute it). Refused and invalid SQL fail as in [`explore`].
+pub async fn describe(lake: &Lake, sql: &str) -> Result<SchemaRef, ExploreError> {
+    let (ctx, _) = lake.session_with_versions().await?;
+    let frame = crate::plan(&ctx, sql).await.map_err(classify)?;
+    Ok(std::sync::Arc::new(frame.schema().as_arrow().clone()))
+}
+
 /// The same session with a memory pool of `memory_bytes` and no spilling.
 fn bounded(ctx: SessionContext, memory_bytes: usize) -> Result<SessionContext, ExploreError> {
     let runtime = RuntimeEnvBuilder::new()

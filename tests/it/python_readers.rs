@@ -6,23 +6,32 @@ use crate::support::TestApp;
 use ingest::Topic;
 use std::process::Command;
 
-fn python_has_deltalake() -> bool {
-    Command::new("python3")
-        .args(["-c", "import deltalake, pyarrow, polars"])
+/// Whether python3 has every one of `packages` (import names; pip names differ only by `_`/`-`).
+/// In CI (`MARKETPLACE_REQUIRE_SERVERS`) a missing package fails the test; elsewhere the test
+/// says it was skipped and how to run it.
+fn python_has(packages: &[&str]) -> bool {
+    let ready = Command::new("python3")
+        .args(["-c", &format!("import {}", packages.join(", "))])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    let pip = packages
+        .iter()
+        .map(|p| p.replace('_', "-"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !ready {
+        assert!(
+            std::env::var_os("MARKETPLACE_REQUIRE_SERVERS").is_none(),
+            "CI must install the Python packages {pip} (see .ci/run)"
+        );
+        eprintln!("SKIPPED: `pip install {pip}` to run this test");
+    }
+    ready
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_deltalake_and_polars_read_bronze_silver_and_gold() {
-    if !python_has_deltalake() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install the Python `deltalake`, `pyarrow` and `polars` packages (see .ci/run)"
-        );
-        eprintln!(
-            "SKIPPED: python3 with the `deltalake`, `pyarrow` and `polars` packages is not installed; `pip install deltalake pyarrow polars` to run this test"
-        );
+    if !python_has(&["deltalake", "pyarrow", "polars"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -122,21 +131,14 @@ async fn python_deltalake_and_polars_read_bronze_silver_and_gold() {
 /// the admin dashboard's for the same days.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_analysts_notebook_reproduces_the_dashboard() {
-    let ready = Command::new("python3")
-        .args([
-            "-c",
-            "import deltalake, pyarrow, polars, nbclient, nbformat, ipykernel",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("MARKETPLACE_REQUIRE_SERVERS").is_none(),
-            "CI must install deltalake, pyarrow, polars, nbclient, nbformat and ipykernel (see .ci/run)"
-        );
-        eprintln!(
-            "SKIPPED: `pip install deltalake pyarrow polars nbclient nbformat ipykernel` to execute the notebook"
-        );
+    if !python_has(&[
+        "deltalake",
+        "pyarrow",
+        "polars",
+        "nbclient",
+        "nbformat",
+        "ipykernel",
+    ]) {
         return;
     }
     let demo = tempfile::tempdir().unwrap();
@@ -234,5 +236,131 @@ async fn the_analysts_notebook_reproduces_the_dashboard() {
         serde_json::Value::Object(devices),
         "the device mix"
     );
+    t.app.shutdown().await;
+}
+
+/// What the Python Flight SQL client does: an analyst signs in with e-mail and password, asks
+/// two questions, browses the catalog, and is refused DDL; a shopper and a stranger are refused.
+const FLIGHT_SQL_CLIENT: &str = r#"
+import json, sys
+import adbc_driver_flightsql.dbapi as flight
+
+uri, analyst, shopper, password = sys.argv[1:5]
+seen = {}
+with flight.connect(uri, db_kwargs={"username": analyst, "password": password}) as conn:
+    cur = conn.cursor()
+    cur.execute("select count(*) as n from bronze.activity")
+    seen["count"] = cur.fetchone()[0]
+    cur.execute("select kind, count(*) as n from bronze.activity group by kind order by kind")
+    table = cur.fetch_arrow_table()
+    seen["columns"] = table.column_names
+    seen["rows"] = table.to_pylist()
+    try:
+        cur.execute("create table gold.mine as select 1 as one")
+        seen["ddl"] = "accepted"
+    except Exception as e:
+        seen["ddl"] = str(e)
+    objects = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
+    seen["tables"] = sorted(
+        f"{s['db_schema_name']}.{t['table_name']}"
+        for c in objects for s in c["catalog_db_schemas"] for t in s["db_schema_tables"]
+    )
+    seen["activity_columns"] = conn.adbc_get_table_schema("activity", db_schema_filter="bronze").names
+for name, kwargs in [("shopper", {"username": shopper, "password": password}), ("stranger", {})]:
+    try:
+        with flight.connect(uri, db_kwargs=kwargs) as conn:
+            cur = conn.cursor()
+            cur.execute("select 1")
+            seen[name] = "accepted"
+    except Exception as e:
+        seen[name] = str(e)
+print(json.dumps(seen))
+"#;
+
+/// `serve --flight-sql`: Python's ADBC Flight SQL driver queries the lakehouse as an analyst;
+/// statements stay read-only and only admins and analysts get in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_adbc_queries_the_lake_over_flight_sql() {
+    if !python_has(&["adbc_driver_flightsql", "pyarrow"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let catalog = t.seed_catalog().await;
+    for kind in ["product_view", "product_view", "add_to_cart"] {
+        let recorded = t
+            .post_json(
+                "/api/activity",
+                serde_json::json!({"kind": kind, "product_id": catalog.mug}),
+            )
+            .await;
+        assert!(recorded.status.is_success(), "{}", recorded.body);
+    }
+    let end = t.app.log.records_in(Topic::Activity);
+    t.lake_reaches(Topic::Activity, end).await;
+    t.user("ana@example.com", domain::Role::Analyst).await;
+    t.user("sam@example.com", domain::Role::Shopper).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("grpc://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(api::flight_sql::serve(t.app.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", FLIGHT_SQL_CLIENT, &uri])
+            .args([
+                "ana@example.com",
+                "sam@example.com",
+                crate::support::PASSWORD,
+            ])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the ADBC client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let rust_count = t
+        .sql_count("select count(*) as n from bronze.activity")
+        .await;
+    assert_eq!(seen["count"], rust_count, "{seen}");
+    assert_eq!(seen["columns"], serde_json::json!(["kind", "n"]));
+    assert_eq!(
+        seen["rows"],
+        serde_json::json!([{"kind": "add_to_cart", "n": 1}, {"kind": "product_view", "n": 2}])
+    );
+    let ddl = seen["ddl"].as_str().unwrap();
+    assert!(ddl.contains("read-only"), "DDL must be refused: {ddl}");
+    let tables: Vec<&str> = seen["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(tables.contains(&"bronze.activity"), "{tables:?}");
+    assert!(
+        !tables.contains(&"gold.mine"),
+        "the refused DDL created nothing"
+    );
+    let columns = seen["activity_columns"].as_array().unwrap();
+    assert!(columns.iter().any(|c| c == "kind"), "{columns:?}");
+    let shopper = seen["shopper"].as_str().unwrap();
+    assert!(
+        shopper.contains("only admins and analysts"),
+        "a shopper must be refused: {shopper}"
+    );
+    let stranger = seen["stranger"].as_str().unwrap();
+    assert!(
+        stranger.contains("sign in first"),
+        "a client without credentials must be refused: {stranger}"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
     t.app.shutdown().await;
 }

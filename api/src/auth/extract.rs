@@ -69,7 +69,24 @@ pub fn authenticate(
             None => return Err(ApiError::unauthorized("sign in first")),
         },
     };
-    let claims = app.tokens.verify(&token)?;
+    let principal = principal_for_token(app, &token, via_cookie)?;
+    if via_cookie && csrf == CsrfPolicy::Header && !parts.method.is_safe() {
+        let header = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !csrf_matches(&jar, header) {
+            return Err(ApiError::Csrf);
+        }
+    }
+    Ok(principal)
+}
+
+/// The account an access token speaks for, checked against the state now: it still exists, its
+/// sessions were not revoked since, and it is not banned. Also used by the Flight SQL endpoint.
+pub fn principal_for_token(
+    app: &AppState,
+    token: &str,
+    via_cookie: bool,
+) -> Result<Principal, ApiError> {
+    let claims = app.tokens.verify(token)?;
     let state = app.state();
     let account = state
         .accounts
@@ -84,12 +101,6 @@ pub fn authenticate(
     }
     if let Some(ban) = &account.banned {
         return Err(ApiError::Banned(ban.reason.clone()));
-    }
-    if via_cookie && csrf == CsrfPolicy::Header && !parts.method.is_safe() {
-        let header = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if !csrf_matches(&jar, header) {
-            return Err(ApiError::Csrf);
-        }
     }
     Ok(Principal {
         account: account.clone(),
