@@ -291,7 +291,7 @@ impl Lake {
         table
             .update_datafusion_session(&ctx.state())
             .map_err(|e| Error::delta(name, e))?;
-        let provider = table.table_provider().await?;
+        let provider = Arc::new(crate::scan::FilterAbove::new(table.table_provider().await?));
         let schema = ctx
             .catalog("datafusion")
             .and_then(|c| c.schema(name.layer().as_str()))

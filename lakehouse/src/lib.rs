@@ -25,6 +25,7 @@ mod explore;
 mod format;
 mod lake;
 mod maintenance;
+mod scan;
 mod table_name;
 mod udf;
 

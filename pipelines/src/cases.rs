@@ -286,6 +286,7 @@ cases!(
     gold_category_sales_daily,
     gold_traffic_daily,
     silver_shop_visitors,
+    silver_sessions,
     gold_funnel,
     silver_interactions,
     gold_notifications,

@@ -12,6 +12,9 @@
 //!                                        and `offset` columns)
 //! -- trigger: every 2s                   how often `serve` runs it
 //! -- publish: notifications              optional: also hand each run's rows to this topic
+//! -- columns: id string, n bigint         the target's columns, for a pipeline whose SQL reads its
+//!                                        own target (to carry on from earlier runs): the runner
+//!                                        creates it empty so the first run has a table to read
 //! ```
 //!
 //! [`Runner::run_once`] reads the pipeline's watermarks (per source partition, the last offset it
@@ -39,7 +42,7 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 17] = [
+    const FILES: [(&str, &str); 18] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
@@ -81,6 +84,10 @@ pub fn builtin() -> Vec<PipelineSpec> {
         (
             "silver_shop_visitors",
             include_str!("../sql/silver_shop_visitors.sql"),
+        ),
+        (
+            "silver_sessions",
+            include_str!("../sql/silver_sessions.sql"),
         ),
         (
             "gold_funnel_activity",
@@ -134,6 +141,7 @@ mod tests {
                 "gold.category_sales_daily",
                 "gold.traffic_daily",
                 "silver.shop_visitors",
+                "silver.sessions",
                 "gold.funnel_daily",
                 "gold.funnel_daily",
                 "silver.interactions",

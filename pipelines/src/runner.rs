@@ -209,7 +209,19 @@ impl Runner {
             pipeline: spec.name.clone(),
             source,
         };
-        let target = self.lake.open_table(&spec.target).await.map_err(lake_err)?;
+        let target = match (
+            self.lake.open_table(&spec.target).await.map_err(lake_err)?,
+            &spec.columns,
+        ) {
+            // A pipeline that reads its own target finds it, empty, on its first run.
+            (None, Some(columns)) => Some(
+                self.lake
+                    .open_or_create(&spec.target, columns.clone(), &[])
+                    .await
+                    .map_err(lake_err)?,
+            ),
+            (target, _) => target,
+        };
         // Only the tables the SQL names are loaded (a session of the whole lake costs a load of
         // every table, every run).
         let mut tables = Vec::with_capacity(spec.reads.len() + 1);

@@ -1,5 +1,7 @@
 use crate::{Error, Result};
 use lakehouse::TableName;
+use lakehouse::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a pipeline's output is written to its target.
@@ -28,6 +30,10 @@ pub struct PipelineSpec {
     pub sql: String,
     /// Every lake table the SQL names (the source among them): the tables a run loads.
     pub reads: Vec<TableName>,
+    /// The target's columns, declared (`-- columns: name type, …`) by a pipeline that reads its
+    /// own target to carry on from earlier runs: the runner creates the target empty with them,
+    /// so the first run has a table to read.
+    pub columns: Option<SchemaRef>,
 }
 
 impl PipelineSpec {
@@ -41,6 +47,7 @@ impl PipelineSpec {
         };
         let (mut target, mut mode, mut keys, mut add, mut source, mut trigger, mut publish) =
             (None, None, Vec::new(), Vec::new(), None, None, None);
+        let mut columns = None;
         for (i, line) in text.lines().enumerate() {
             let line_no = i + 1;
             let Some(comment) = line.trim().strip_prefix("--") else {
@@ -76,6 +83,9 @@ impl PipelineSpec {
                 "publish" if !value.is_empty() => publish = Some(value.to_string()),
                 "keys" => keys = list(),
                 "add" => add = list(),
+                "columns" => {
+                    columns = Some(parse_columns(value).map_err(|reason| err(line_no, reason))?)
+                }
                 "trigger" => {
                     let every = value
                         .strip_prefix("every")
@@ -101,14 +111,25 @@ impl PipelineSpec {
             }
             None => return Err(err(0, "missing `-- mode: …`".into())),
         };
+        let target = target.ok_or_else(|| err(0, "missing `-- target: …`".into()))?;
+        let reads = tables_named(text);
+        if reads.contains(&target) && columns.is_none() {
+            return Err(err(
+                0,
+                format!(
+                    "the SQL reads its own target {target}: declare its columns (`-- columns: name type, …`) so the first run has a table to read"
+                ),
+            ));
+        }
         Ok(PipelineSpec {
             name: name.to_string(),
-            target: target.ok_or_else(|| err(0, "missing `-- target: …`".into()))?,
+            target,
             mode,
             source: source.ok_or_else(|| err(0, "missing `-- source: …`".into()))?,
             trigger: trigger.unwrap_or(Duration::from_secs(2)),
             publish,
-            reads: tables_named(text),
+            reads,
+            columns,
             sql: text.to_string(),
         })
     }
@@ -128,6 +149,35 @@ fn tables_named(sql: &str) -> Vec<TableName> {
         }
     }
     tables
+}
+
+/// `name type, …` with the types `string`, `bigint`, `double`, `boolean`, `date` and `timestamp`
+/// (microseconds, UTC); every column nullable.
+fn parse_columns(text: &str) -> std::result::Result<SchemaRef, String> {
+    let mut fields = Vec::new();
+    for column in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let (name, kind) = column
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("column '{column}': write `name type`"))?;
+        let data_type = match kind.trim() {
+            "string" => DataType::Utf8,
+            "bigint" => DataType::Int64,
+            "double" => DataType::Float64,
+            "boolean" => DataType::Boolean,
+            "date" => DataType::Date32,
+            "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            other => {
+                return Err(format!(
+                    "column '{name}': unknown type '{other}' (string, bigint, double, boolean, date, timestamp)"
+                ));
+            }
+        };
+        fields.push(Field::new(name, data_type, true));
+    }
+    if fields.is_empty() {
+        return Err("`-- columns:` lists no column".into());
+    }
+    Ok(Arc::new(Schema::new(fields)))
 }
 
 fn parse_duration(text: &str) -> Option<Duration> {
@@ -169,6 +219,16 @@ mod tests {
         .unwrap();
         let reads: Vec<String> = join.reads.iter().map(|t| t.to_string()).collect();
         assert_eq!(reads, ["bronze.commerce", "silver.shop_settings"]);
+        let own = PipelineSpec::parse(
+            "p",
+            "-- target: silver.t\n-- mode: merge\n-- keys: id\n-- columns: id string, n bigint, at timestamp\n-- source: bronze.a\nSELECT * FROM bronze.a LEFT JOIN silver.t USING (id)",
+        )
+        .unwrap();
+        let columns = own.columns.expect("declared");
+        assert_eq!(columns.field(1).data_type(), &DataType::Int64);
+        assert!(
+            matches!(columns.field(2).data_type(), DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if &**tz == "UTC")
+        );
     }
 
     #[test]
@@ -180,6 +240,8 @@ mod tests {
             "-- target: gold.t\n-- mode: append\n-- source: bronze.a\n-- tirgger: every 1s\nSELECT 1",
             "-- target: gold.t\n-- mode: append\n-- source: bronze.a\n-- trigger: sometimes\nSELECT 1",
             "-- target: nowhere\n-- mode: append\n-- source: bronze.a\nSELECT 1",
+            "-- target: silver.t\n-- mode: append\n-- source: bronze.a\nSELECT * FROM silver.t",
+            "-- target: silver.t\n-- mode: append\n-- source: bronze.a\n-- columns: n integer\nSELECT 1",
         ] {
             assert!(PipelineSpec::parse("p", bad).is_err(), "{bad}");
         }

@@ -7,6 +7,7 @@ mod compaction;
 mod freshness;
 mod http;
 mod log;
+mod query;
 mod sink;
 
 use serde_json::json;
@@ -95,6 +96,17 @@ pub enum Bench {
         #[arg(long)]
         seconds: f64,
     },
+    /// The dashboards' questions over `--orders` synthetic orders: DataFusion over our Delta
+    /// table beside DuckDB (python3's `duckdb`) over the same Parquet files, median of `--runs`
+    /// warm runs each, with the ratio.
+    Query {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 10_000_000)]
+        orders: u64,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Makes a table of `--commits` one-row commits, times a query over it, compacts it, and
     /// times the query again.
     Compaction {
@@ -131,6 +143,7 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             events,
             partitions,
         } => sink::bench(data_dir, json, events, partitions).await,
+        Bench::Query { json, orders, runs } => query::bench(data_dir, json, orders, runs).await,
         Bench::Compaction { json, commits } => compaction::bench(data_dir, json, commits).await,
         Bench::Api {
             json,
