@@ -176,6 +176,18 @@ pub struct Visitors {
     pub events: i64,
 }
 
+/// Visits (`silver.sessions`: activity until 30 minutes pass without any) that started in a range.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VisitStats {
+    pub visits: i64,
+    /// Different people (sessions or accounts) among them.
+    pub visitors: i64,
+    /// Visits of one event only.
+    pub bounces: i64,
+    /// All visits' lengths together, first event to last.
+    pub seconds: i64,
+}
+
 /// An order as the admin dashboard lists it (no personal data: silver.orders has none).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RecentOrder {
@@ -280,6 +292,19 @@ impl AppState {
             of_shop(Some(shop))
         );
         let rows: Vec<Visitors> = self.gold_rows(&["silver.shop_visitors"], &sql).await?;
+        Ok(rows.into_iter().next().unwrap_or_default())
+    }
+
+    /// Visits that started in the range, everywhere.
+    pub async fn visit_stats(&self, range: DayRange) -> Result<VisitStats, ApiError> {
+        let sql = format!(
+            "SELECT COUNT(*) AS visits, COUNT(DISTINCT visitor_id) AS visitors, \
+             CAST(coalesce(SUM(CASE WHEN events = 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS bounces, \
+             CAST(coalesce(SUM(date_part('epoch', ended_at) - date_part('epoch', started_at)), 0) AS BIGINT) AS seconds \
+             FROM (SELECT *, CAST(started_at AS DATE) AS day FROM silver.sessions) AS visits WHERE {}",
+            range.sql()
+        );
+        let rows: Vec<VisitStats> = self.gold_rows(&["silver.sessions"], &sql).await?;
         Ok(rows.into_iter().next().unwrap_or_default())
     }
 

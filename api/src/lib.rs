@@ -42,7 +42,7 @@ mod views;
 
 pub use analytics::{
     CategorySales, DayRange, FunnelTotals, ProductDailyRow, ProductFunnel, RecentOrder,
-    SalesDayRow, Share, ShopSales, Visitors,
+    SalesDayRow, Share, ShopSales, VisitStats, Visitors,
 };
 pub use app::{App, AppState, StartError};
 pub use config::Config;

@@ -310,3 +310,58 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// Visits (`silver.sessions`) reach the admin dashboard: one visitor who looks around and one who
+/// leaves after a single page make two visits, two visitors and a 50% bounce rate.
+#[tokio::test]
+async fn visits_reach_the_admin_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let Catalog { mug, .. } = t.seed_catalog().await;
+    let browsing = t.user("bea@example.com", Role::Shopper).await;
+    let bouncing = t.user("bo@example.com", Role::Shopper).await;
+    for (who, kind) in [
+        (&browsing, "product_view"),
+        (&browsing, "add_to_wishlist"),
+        (&browsing, "add_to_cart"),
+        (&bouncing, "product_view"),
+    ] {
+        let recorded = t
+            .call(
+                Method::POST,
+                "/api/activity",
+                Some(&who.token),
+                Some(json!({"kind": kind, "product_id": mug})),
+            )
+            .await;
+        assert!(recorded.status.is_success(), "{}", recorded.body);
+    }
+    let end = t.app.log.records_in(ingest::Topic::Activity);
+    t.lake_reaches(ingest::Topic::Activity, end).await;
+    t.pipeline_reaches("silver_sessions", end).await;
+
+    let admin = t.user("boss@example.com", Role::Admin).await;
+    let figures = t
+        .call(Method::GET, "/api/admin/dashboard", Some(&admin.token), None)
+        .await;
+    assert_eq!(figures.status, StatusCode::OK, "{}", figures.body);
+    let visits = &figures.json()["visits"];
+    assert_eq!(visits["visits"], 2, "{visits}");
+    assert_eq!(visits["visitors"], 2, "{visits}");
+    assert_eq!(visits["bounces"], 1, "{visits}");
+    let page = t
+        .request(
+            Request::get("/admin")
+                .header("cookie", format!("access_token={}", admin.token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Bounce rate") && page.body.contains("50%"),
+        "{}",
+        page.body
+    );
+    t.app.shutdown().await;
+}

@@ -3,7 +3,7 @@
 
 use crate::analytics::{
     CategorySales, DayRange, FunnelTotals, ProductFunnel, RecentOrder, SalesDayRow, Share,
-    ShopSales, Visitors,
+    ShopSales, VisitStats, Visitors,
 };
 use crate::app::AppState;
 use crate::auth::{Admin, CurrentSeller};
@@ -39,6 +39,7 @@ pub struct AdminDashboard {
     pub shops: Vec<ShopSales>,
     pub products: Vec<ProductFunnel>,
     pub funnel: FunnelTotals,
+    pub visits: VisitStats,
     /// The ten newest orders (no personal data).
     pub recent_orders: Vec<RecentOrder>,
 }
@@ -66,6 +67,7 @@ pub async fn admin_figures(app: &AppState, range: DayRange) -> Result<AdminDashb
         shops: app.shop_sales(range).await?,
         products: app.product_funnels(range, None, 10).await?,
         funnel: app.funnel_totals(range, None).await?,
+        visits: app.visit_stats(range).await?,
         recent_orders: app.recent_orders(10).await?,
     })
 }

@@ -28,6 +28,35 @@ pub struct TopRow {
     share: i64,
 }
 
+/// The visit tiles: visits, visitors, the average visit's length and the bounce rate.
+pub struct VisitTiles {
+    visits: i64,
+    visitors: i64,
+    average: String,
+    bounce_rate: String,
+}
+
+impl VisitTiles {
+    fn from(stats: &api::VisitStats) -> VisitTiles {
+        let (average, bounce_rate) = match stats.visits {
+            0 => ("—".to_string(), "—".to_string()),
+            n => {
+                let seconds = stats.seconds / n;
+                (
+                    format!("{}:{:02}", seconds / 60, seconds % 60),
+                    format!("{}%", (stats.bounces * 100 + n / 2) / n),
+                )
+            }
+        };
+        VisitTiles {
+            visits: stats.visits,
+            visitors: stats.visitors,
+            average,
+            bounce_rate,
+        }
+    }
+}
+
 pub struct WorkerRow {
     name: String,
     state: String,
@@ -55,6 +84,7 @@ pub struct AdminPage {
     funnel: Vec<super::charts::FunnelStep>,
     lists: Vec<super::charts::BarList>,
     recent: Vec<RecentRow>,
+    visits: Option<VisitTiles>,
     totals: Totals,
     rows: Vec<TopRow>,
     workers: Vec<WorkerRow>,
@@ -191,6 +221,7 @@ pub async fn dashboard(
     let mut lists = Vec::new();
     let mut recent = Vec::new();
     let (mut sales, mut steps) = (None, Vec::new());
+    let visits = figures.as_ref().map(|f| VisitTiles::from(&f.visits));
     if let Some(f) = &figures {
         sales = sales_chart(&f.sales, range);
         steps = funnel(&f.funnel);
@@ -266,6 +297,7 @@ pub async fn dashboard(
         funnel: steps,
         lists,
         recent,
+        visits,
         totals,
         rows,
         workers,
