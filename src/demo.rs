@@ -531,8 +531,19 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
         })
         .collect();
     let mut commands = Vec::with_capacity(options.activity);
+    // Visits as people make them: one to a dozen things, a quarter of a minute to four minutes
+    // apart (about one visit in five is a single page).
+    let (mut visitor, mut at, mut left) = (visitors[0], history_start, 0usize);
     for _ in 0..options.activity {
-        let (session, device, country) = *visitors.choose(&mut rng).expect("visitors");
+        if left == 0 {
+            visitor = *visitors.choose(&mut rng).expect("visitors");
+            at = history_start + Duration::seconds(rng.random_range(0..14 * 24 * 3600));
+            left = 1 + (-(1.0 - rng.random::<f64>()).ln() * 5.0) as usize;
+        } else {
+            at += Duration::seconds(rng.random_range(15..240));
+        }
+        left -= 1;
+        let (session, device, country) = visitor;
         let (country, cities) = COUNTRIES[country];
         let client = ClientContext {
             device,
@@ -599,7 +610,6 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
                 )
             }
         };
-        let at = history_start + Duration::seconds(rng.random_range(0..14 * 24 * 3600));
         commands.push((
             Actor::Anonymous { session },
             Command::RecordActivity { kind, details },

@@ -6,67 +6,68 @@
 -- trigger: every 5s
 --
 -- One row per visit: a visitor's (pseudonymous session or account id) activity until 30 minutes
--- pass without any, as web analytics counts sessions. A visit can span runs, so each run continues
--- the visitor's latest visit from this table when its first new event comes within 30 minutes of
--- that visit's end, and starts new visits after longer gaps; a visit's id is the visitor and its
--- first event's time. Device, country and city are those the visit landed with. An event that
--- arrives late joins the visitor's latest visit rather than reopening an older one.
+-- pass without any, as web analytics counts sessions. Visits span runs, so each run lays its new
+-- events on one timeline with the visitor's visits this table already has near them, and cuts the
+-- timeline where 30 minutes pass: new events that fall in or next to a known visit join it (the
+-- earliest, should a late event bridge two), the others make new visits, whose id is the visitor
+-- and the first event's time. Device, country and city are those the visit landed with.
 WITH slice AS (
-    SELECT actor_id AS visitor_id, at, kind,
+    SELECT id AS event_id, actor_id AS visitor_id, at, kind,
            json_get_str(payload, 'device') AS device,
            json_get_str(payload, 'country') AS country,
            json_get_str(payload, 'city') AS city
     FROM bronze.activity
     WHERE actor_id IS NOT NULL
 ),
-latest AS (
+first_seen AS (
+    SELECT visitor_id, MIN(at) AS first_at FROM slice GROUP BY visitor_id
+),
+known AS (
+    -- The visits a new event could fall into or next to.
     SELECT s.session_id, s.visitor_id, s.started_at, s.ended_at, s.events, s.product_views,
            s.cart_adds, s.wishlist_adds, s.searches, s.shop_visits, s.device, s.country, s.city
     FROM silver.sessions AS s
-    JOIN (
-        SELECT visitor_id, MAX(started_at) AS started_at
-        FROM silver.sessions
-        WHERE visitor_id IN (SELECT visitor_id FROM slice)
-        GROUP BY visitor_id
-    ) AS newest ON s.visitor_id = newest.visitor_id AND s.started_at = newest.started_at
+    JOIN first_seen AS f ON f.visitor_id = s.visitor_id
+    WHERE s.ended_at >= f.first_at - INTERVAL '30 minutes'
+),
+timeline AS (
+    SELECT visitor_id, at AS start_at, at AS end_at, CAST(NULL AS VARCHAR) AS known_session,
+           kind, device, country, city, TRUE AS is_new
+    FROM slice
+    UNION ALL
+    SELECT visitor_id, started_at, ended_at, session_id,
+           CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), FALSE
+    FROM known
 ),
 gaps AS (
-    SELECT slice.*,
-           LAG(at) OVER (PARTITION BY slice.visitor_id ORDER BY at) AS previous_at
-    FROM slice
-),
-starts AS (
-    SELECT gaps.*, latest.session_id AS open_session,
-           -- The gap is measured from the visit's end so far: the previous new event, or the
-           -- latest visit's end when that is later (a late event must not hide it).
-           CASE
-               WHEN previous_at IS NULL AND latest.ended_at IS NULL THEN TRUE
-               WHEN previous_at IS NULL THEN at > latest.ended_at + INTERVAL '30 minutes'
-               WHEN latest.ended_at IS NULL OR previous_at > latest.ended_at
-                   THEN at > previous_at + INTERVAL '30 minutes'
-               ELSE at > latest.ended_at + INTERVAL '30 minutes'
-           END AS starts_visit
-    FROM gaps LEFT JOIN latest ON latest.visitor_id = gaps.visitor_id
+    SELECT timeline.*,
+           MAX(end_at) OVER (PARTITION BY visitor_id ORDER BY start_at, is_new
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end
+    FROM timeline
 ),
 numbered AS (
-    SELECT starts.*,
-           SUM(CASE WHEN starts_visit THEN 1 ELSE 0 END)
-               OVER (PARTITION BY visitor_id ORDER BY at ROWS UNBOUNDED PRECEDING) AS visit
-    FROM starts
+    SELECT gaps.*,
+           SUM(CASE WHEN previous_end IS NULL OR start_at > previous_end + INTERVAL '30 minutes' THEN 1 ELSE 0 END)
+               OVER (PARTITION BY visitor_id ORDER BY start_at, is_new ROWS UNBOUNDED PRECEDING) AS visit
+    FROM gaps
 ),
 assigned AS (
     SELECT numbered.*,
-           CASE
-               WHEN visit = 0 THEN open_session
-               ELSE visitor_id || '@' || CAST(MIN(at) OVER (PARTITION BY visitor_id, visit) AS VARCHAR)
-           END AS session_id,
-           ROW_NUMBER() OVER (PARTITION BY visitor_id, visit ORDER BY at) AS position
+           COALESCE(
+               FIRST_VALUE(known_session) OVER (PARTITION BY visitor_id, visit ORDER BY known_session IS NULL, start_at),
+               visitor_id || '@' || CAST(MIN(start_at) OVER (PARTITION BY visitor_id, visit) AS VARCHAR)
+           ) AS session_id
     FROM numbered
+),
+positioned AS (
+    SELECT assigned.*, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY start_at) AS position
+    FROM assigned
+    WHERE is_new
 ),
 visits AS (
     SELECT session_id, visitor_id,
-           MIN(at) AS started_at,
-           MAX(at) AS ended_at,
+           MIN(start_at) AS started_at,
+           MAX(start_at) AS ended_at,
            COUNT(*) AS events,
            SUM(CASE WHEN kind = 'product_view' THEN 1 ELSE 0 END) AS product_views,
            SUM(CASE WHEN kind = 'add_to_cart' THEN 1 ELSE 0 END) AS cart_adds,
@@ -76,7 +77,7 @@ visits AS (
            MAX(CASE WHEN position = 1 THEN device END) AS device,
            MAX(CASE WHEN position = 1 THEN country END) AS country,
            MAX(CASE WHEN position = 1 THEN city END) AS city
-    FROM assigned
+    FROM positioned
     GROUP BY session_id, visitor_id
 )
 SELECT
@@ -94,4 +95,4 @@ SELECT
     COALESCE(l.country, v.country) AS country,
     COALESCE(l.city, v.city) AS city
 FROM visits AS v
-LEFT JOIN latest AS l ON l.session_id = v.session_id
+LEFT JOIN known AS l ON l.session_id = v.session_id

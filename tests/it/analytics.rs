@@ -342,7 +342,12 @@ async fn visits_reach_the_admin_dashboard() {
 
     let admin = t.user("boss@example.com", Role::Admin).await;
     let figures = t
-        .call(Method::GET, "/api/admin/dashboard", Some(&admin.token), None)
+        .call(
+            Method::GET,
+            "/api/admin/dashboard",
+            Some(&admin.token),
+            None,
+        )
         .await;
     assert_eq!(figures.status, StatusCode::OK, "{}", figures.body);
     let visits = &figures.json()["visits"];

@@ -85,6 +85,7 @@ pub struct AdminPage {
     lists: Vec<super::charts::BarList>,
     recent: Vec<RecentRow>,
     visits: Option<VisitTiles>,
+    world: Option<super::charts::WorldMap>,
     totals: Totals,
     rows: Vec<TopRow>,
     workers: Vec<WorkerRow>,
@@ -210,7 +211,7 @@ pub async fn dashboard(
             }
         })
         .collect();
-    use super::charts::{bar_list, funnel, mix, money, sales_chart};
+    use super::charts::{bar_list, funnel, mix, money, sales_chart, world_map};
     let (figures, error) = match admin_figures(&app, range).await {
         Ok(figures) => (Some(figures), error),
         Err(e) => (
@@ -222,6 +223,7 @@ pub async fn dashboard(
     let mut recent = Vec::new();
     let (mut sales, mut steps) = (None, Vec::new());
     let visits = figures.as_ref().map(|f| VisitTiles::from(&f.visits));
+    let world = figures.as_ref().map(|f| world_map(&f.countries));
     if let Some(f) = &figures {
         sales = sales_chart(&f.sales, range);
         steps = funnel(&f.funnel);
@@ -298,6 +300,7 @@ pub async fn dashboard(
         lists,
         recent,
         visits,
+        world,
         totals,
         rows,
         workers,

@@ -198,3 +198,130 @@ pub fn money(amount: i64, currency: &str) -> String {
         Err(_) => format!("{amount} {currency}"),
     }
 }
+
+/// The outline map the country mix is shaded on (`static/world.json`, made by
+/// `static/world_map.py` from Natural Earth's 1:110m countries).
+#[derive(serde::Deserialize)]
+struct WorldOutline {
+    width: u32,
+    height: u32,
+    countries: Vec<CountryOutline>,
+}
+
+#[derive(serde::Deserialize)]
+struct CountryOutline {
+    code: Option<String>,
+    name: String,
+    d: String,
+}
+
+static WORLD: std::sync::LazyLock<WorldOutline> = std::sync::LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../static/world.json"))
+        .expect("static/world.json is the generator's output")
+});
+
+/// One country on the map: its outline, its shade (0 = nothing, 1–5 = fifths of the busiest
+/// country's activity) and "Germany: 1,234 events (41%)" for its tooltip.
+pub struct MapCountry {
+    pub(crate) d: &'static str,
+    pub(crate) shade: u8,
+    pub(crate) label: String,
+}
+
+/// The country mix as a shaded world map (`world_map.html`).
+pub struct WorldMap {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) countries: Vec<MapCountry>,
+    /// Countries in the mix the map has no outline for (too small at this scale), with their share.
+    pub(crate) unmapped: Vec<String>,
+    /// The share of activity whose country nobody told us.
+    pub(crate) unlocated: Option<String>,
+}
+
+pub fn world_map(shares: &[api::Share]) -> WorldMap {
+    let world = &*WORLD;
+    let total: i64 = shares.iter().map(|s| s.events).sum::<i64>().max(1);
+    let busiest = shares.iter().map(|s| s.events).max().unwrap_or(0).max(1);
+    let percent = |events: i64| format!("{:.0}%", events as f64 * 100.0 / total as f64);
+    let countries = world
+        .countries
+        .iter()
+        .map(|c| {
+            let events = shares
+                .iter()
+                .find(|s| c.code.as_deref() == Some(s.name.as_str()))
+                .map_or(0, |s| s.events);
+            let shade = if events == 0 {
+                0
+            } else {
+                (1 + (events * 5 - 1) / busiest).min(5) as u8
+            };
+            let label = match events {
+                0 => c.name.clone(),
+                n => format!("{}: {n} events ({})", c.name, percent(n)),
+            };
+            MapCountry {
+                d: c.d.as_str(),
+                shade,
+                label,
+            }
+        })
+        .collect();
+    let unmapped = shares
+        .iter()
+        .filter(|s| {
+            s.name != "unknown"
+                && !world
+                    .countries
+                    .iter()
+                    .any(|c| c.code.as_deref() == Some(s.name.as_str()))
+        })
+        .map(|s| format!("{} {}", s.name, percent(s.events)))
+        .collect();
+    let unlocated = shares
+        .iter()
+        .find(|s| s.name == "unknown")
+        .map(|s| percent(s.events));
+    WorldMap {
+        width: world.width,
+        height: world.height,
+        countries,
+        unmapped,
+        unlocated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn share(name: &str, events: i64) -> api::Share {
+        serde_json::from_value(serde_json::json!({"name": name, "events": events})).unwrap()
+    }
+
+    #[test]
+    fn the_map_shades_countries_by_their_share_of_the_busiest() {
+        let map = world_map(&[
+            share("DE", 100),
+            share("FR", 20),
+            share("SG", 5),
+            share("unknown", 0),
+        ]);
+        let country = |name: &str| {
+            map.countries
+                .iter()
+                .find(|c| c.label.starts_with(name))
+                .unwrap()
+        };
+        assert_eq!(country("Germany").shade, 5);
+        assert_eq!(country("France").shade, 1);
+        assert_eq!(country("Germany").label, "Germany: 100 events (80%)");
+        assert_eq!(country("Spain").shade, 0);
+        assert_eq!(country("Spain").label, "Spain");
+        // Singapore is too small for the 1:110m outlines: it is listed instead.
+        assert_eq!(map.unmapped, ["SG 4%"]);
+        assert_eq!(map.unlocated.as_deref(), Some("0%"));
+        assert!(map.countries.len() > 150, "the whole world is drawn");
+    }
+}
