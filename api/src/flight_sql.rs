@@ -33,7 +33,8 @@ use arrow_flight::{
     SchemaAsIpc, Ticket,
 };
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use domain::{AccountId, Role};
 use futures::{Stream, TryStreamExt};
 use lakehouse::arrow::datatypes::{Schema, SchemaRef};
@@ -314,7 +315,13 @@ impl FlightSqlService for FlightSql {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let token = if let Some(basic) = header.strip_prefix("Basic ") {
-            let decoded = STANDARD
+            // Clients differ on padding (ADBC's Go driver sends none): accept either.
+            let lenient = GeneralPurpose::new(
+                &alphabet::STANDARD,
+                GeneralPurposeConfig::new()
+                    .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+            );
+            let decoded = lenient
                 .decode(basic.trim())
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
