@@ -129,10 +129,10 @@ impl Session {
             .map_or((line, ""), |(n, a)| (n, a.trim()));
         match name {
             "\\q" | "\\quit" => return false,
-            "\\tables" | "\\dt" => match lakehouse::table_versions(&self.lake).await {
+            "\\tables" | "\\dt" => match lakehouse::catalog(&self.lake).await {
                 Ok(tables) => {
-                    for (table, version) in tables {
-                        println!("{table:<32} version {version}");
+                    for table in tables {
+                        println!("{:<32} version {}", table.name.to_string(), table.version);
                     }
                 }
                 Err(e) => eprintln!("error: {e}"),

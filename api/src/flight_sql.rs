@@ -44,7 +44,7 @@ use lakehouse::{Answer, Layer};
 use prost::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 use tonic::metadata::MetadataValue;
 use tonic::transport::server::TcpIncoming;
@@ -60,6 +60,8 @@ const PREPARED_TTL: Duration = Duration::from_secs(3600);
 const MAX_ANSWERS: usize = 16;
 /// Prepared statements kept, over everyone.
 const MAX_PREPARED: usize = 1024;
+/// Who may query over Flight SQL.
+const QUERYING_ROLES: [Role; 2] = [Role::Admin, Role::Analyst];
 
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
 
@@ -71,7 +73,7 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let service = FlightServiceServer::new(FlightSql {
         app,
-        held: Arc::new(Mutex::new(Held::default())),
+        held: Mutex::default(),
     });
     tonic::transport::Server::builder()
         .add_service(service)
@@ -80,10 +82,9 @@ pub async fn serve(
 }
 
 /// The Flight SQL service over the lake.
-#[derive(Clone)]
 struct FlightSql {
     app: AppState,
-    held: Arc<Mutex<Held>>,
+    held: Mutex<Held>,
 }
 
 /// Answers waiting for their `DoGet` and prepared statements waiting to run, by handle.
@@ -101,20 +102,7 @@ struct Kept<T> {
 
 impl Held {
     fn keep_answer(&mut self, owner: AccountId, answer: Answer) -> String {
-        let now = Instant::now();
-        self.answers
-            .retain(|_, kept| now.duration_since(kept.since) < ANSWER_TTL);
-        keep_within(&mut self.answers, MAX_ANSWERS);
-        let handle = uuid::Uuid::new_v4().to_string();
-        self.answers.insert(
-            handle.clone(),
-            Kept {
-                owner,
-                since: now,
-                item: answer,
-            },
-        );
-        handle
+        keep(&mut self.answers, owner, answer, ANSWER_TTL, MAX_ANSWERS)
     }
 
     fn take_answer(&mut self, owner: AccountId, handle: &str) -> Option<Answer> {
@@ -127,20 +115,7 @@ impl Held {
     }
 
     fn keep_prepared(&mut self, owner: AccountId, sql: String) -> String {
-        let now = Instant::now();
-        self.prepared
-            .retain(|_, kept| now.duration_since(kept.since) < PREPARED_TTL);
-        keep_within(&mut self.prepared, MAX_PREPARED);
-        let handle = uuid::Uuid::new_v4().to_string();
-        self.prepared.insert(
-            handle.clone(),
-            Kept {
-                owner,
-                since: now,
-                item: sql,
-            },
-        );
-        handle
+        keep(&mut self.prepared, owner, sql, PREPARED_TTL, MAX_PREPARED)
     }
 
     /// The statement behind `handle`, if it is the owner's; using it keeps it alive.
@@ -152,21 +127,57 @@ impl Held {
         kept.since = Instant::now();
         Some(kept.item.clone())
     }
+
+    /// Forgets the statement behind `handle`, if it is the owner's.
+    fn close_prepared(&mut self, owner: AccountId, handle: &str) {
+        if self
+            .prepared
+            .get(handle)
+            .is_some_and(|kept| kept.owner == owner)
+        {
+            self.prepared.remove(handle);
+        }
+    }
 }
 
-/// Drops the oldest entries until one more fits under `max`.
-fn keep_within<T>(map: &mut HashMap<String, Kept<T>>, max: usize) {
+/// Keeps `item` for `owner` under a new handle, after dropping what is older than `ttl` and, past
+/// `max` entries, the oldest.
+fn keep<T>(
+    map: &mut HashMap<String, Kept<T>>,
+    owner: AccountId,
+    item: T,
+    ttl: Duration,
+    max: usize,
+) -> String {
+    let now = Instant::now();
+    map.retain(|_, kept| now.duration_since(kept.since) < ttl);
     while map.len() >= max {
         let Some(oldest) = map
             .iter()
             .min_by_key(|(_, kept)| kept.since)
             .map(|(handle, _)| handle.clone())
         else {
-            return;
+            break;
         };
         map.remove(&oldest);
     }
+    let handle = uuid::Uuid::new_v4().to_string();
+    map.insert(
+        handle.clone(),
+        Kept {
+            owner,
+            since: now,
+            item,
+        },
+    );
+    handle
 }
+
+/// Basic credentials with or without base64 padding (ADBC's Go driver sends none).
+const BASIC_CREDENTIALS: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     let mut info = SqlInfoDataBuilder::new();
@@ -221,12 +232,7 @@ impl FlightSql {
                 )
             })?;
         let principal = auth::principal_for_token(&self.app, token, false).map_err(status)?;
-        match principal.account.role {
-            Role::Admin | Role::Analyst => Ok(principal),
-            _ => Err(Status::permission_denied(
-                "only admins and analysts may query the lakehouse",
-            )),
-        }
+        auth::require(principal, &QUERYING_ROLES, "admins and analysts").map_err(status)
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
@@ -258,6 +264,20 @@ impl FlightSql {
             ));
         }
         Ok(Response::new(info))
+    }
+}
+
+impl FlightSql {
+    /// Where a listing (`command`, answered by its `do_get_…`) can be fetched, for a caller who
+    /// may query.
+    fn listing(
+        &self,
+        request: Request<FlightDescriptor>,
+        command: arrow_flight::sql::Any,
+        schema: &Schema,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request)?;
+        flight_info(command, schema, request.into_inner()).map(Response::new)
     }
 }
 
@@ -315,13 +335,7 @@ impl FlightSqlService for FlightSql {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let token = if let Some(basic) = header.strip_prefix("Basic ") {
-            // Clients differ on padding (ADBC's Go driver sends none): accept either.
-            let lenient = GeneralPurpose::new(
-                &alphabet::STANDARD,
-                GeneralPurposeConfig::new()
-                    .with_decode_padding_mode(DecodePaddingMode::Indifferent),
-            );
-            let decoded = lenient
+            let decoded = BASIC_CREDENTIALS
                 .decode(basic.trim())
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
@@ -333,21 +347,16 @@ impl FlightSqlService for FlightSql {
             let (email, password) = decoded.split_once(':').ok_or_else(|| {
                 Status::invalid_argument("the Basic credentials are not `e-mail:password`")
             })?;
-            auth::flows::sign_in(
-                &self.app,
-                email,
-                password,
-                &[Role::Admin, Role::Analyst],
-                &client,
-            )
-            .await
-            .map_err(|e| match e {
-                ApiError::Forbidden(_) => {
-                    Status::permission_denied("only admins and analysts may query the lakehouse")
-                }
-                other => status(other),
-            })?
-            .access_token
+            auth::flows::sign_in(&self.app, email, password, &QUERYING_ROLES, &client)
+                .await
+                .map_err(|e| match e {
+                    // The sign-in flow names the portal to use instead; here only one answer helps.
+                    ApiError::Forbidden(_) => Status::permission_denied(
+                        "only admins and analysts may query the lakehouse",
+                    ),
+                    other => status(other),
+                })?
+                .access_token
         } else {
             // A client that already holds a token: check it and hand it back.
             self.caller(&request)?;
@@ -435,15 +444,8 @@ impl FlightSqlService for FlightSql {
         request: Request<arrow_flight::Action>,
     ) -> Result<(), Status> {
         let who = self.caller(&request)?;
-        let handle = String::from_utf8_lossy(&query.prepared_statement_handle).into_owned();
-        let mut held = self.held();
-        if held
-            .prepared
-            .get(&handle)
-            .is_some_and(|kept| kept.owner == who.account.id)
-        {
-            held.prepared.remove(&handle);
-        }
+        let handle = String::from_utf8_lossy(&query.prepared_statement_handle);
+        self.held().close_prepared(who.account.id, &handle);
         Ok(())
     }
 
@@ -463,9 +465,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request)?;
         let schema = query.clone().into_builder().schema();
-        flight_info(query.as_any(), &schema, request.into_inner()).map(Response::new)
+        self.listing(request, query.as_any(), &schema)
     }
 
     async fn do_get_catalogs(
@@ -484,9 +485,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request)?;
         let schema = query.clone().into_builder().schema();
-        flight_info(query.as_any(), &schema, request.into_inner()).map(Response::new)
+        self.listing(request, query.as_any(), &schema)
     }
 
     async fn do_get_schemas(
@@ -507,9 +507,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request)?;
         let schema = query.clone().into_builder().schema();
-        flight_info(query.as_any(), &schema, request.into_inner()).map(Response::new)
+        self.listing(request, query.as_any(), &schema)
     }
 
     async fn do_get_tables(
@@ -541,9 +540,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request)?;
         let schema = query.clone().into_builder().schema();
-        flight_info(query.as_any(), &schema, request.into_inner()).map(Response::new)
+        self.listing(request, query.as_any(), &schema)
     }
 
     async fn do_get_table_types(
@@ -562,9 +560,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request)?;
         let schema = query.clone().into_builder(&SQL_INFO).schema();
-        flight_info(query.as_any(), &schema, request.into_inner()).map(Response::new)
+        self.listing(request, query.as_any(), &schema)
     }
 
     async fn do_get_sql_info(

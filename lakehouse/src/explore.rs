@@ -141,11 +141,6 @@ pub async fn explore(
     })
 }
 
-/// Every table of the lake with its latest version.
-pub async fn table_versions(lake: &Lake) -> crate::Result<Vec<(TableName, u64)>> {
-    Ok(lake.session_with_versions().await?.1)
-}
-
 /// One table as a catalog browser shows it.
 #[derive(Clone, Debug)]
 pub struct TableDescription {
@@ -170,7 +165,7 @@ pub async fn catalog(lake: &Lake) -> crate::Result<Vec<TableDescription>> {
             schema,
         });
     }
-    tables.sort_by(|a, b| a.name.to_string().cmp(&b.name.to_string()));
+    tables.sort_by_cached_key(|t| t.name.to_string());
     Ok(tables)
 }
 

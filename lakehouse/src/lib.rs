@@ -30,9 +30,7 @@ mod table_name;
 mod udf;
 
 pub use error::{Error, Result};
-pub use explore::{
-    Answer, ExploreError, Limits, TableDescription, catalog, describe, explore, table_versions,
-};
+pub use explore::{Answer, ExploreError, Limits, TableDescription, catalog, describe, explore};
 pub use format::{OutputFormat, format_batches, json_rows, to_arrow_ipc, to_parquet};
 pub use lake::{Lake, plan, query};
 pub use maintenance::{AsOf, OptimizeReport, RestoreReport, VacuumReport};

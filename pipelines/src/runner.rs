@@ -228,7 +228,13 @@ impl Runner {
         for name in
             std::iter::once(&spec.source).chain(spec.reads.iter().filter(|t| **t != spec.source))
         {
-            match self.lake.open_table(name).await.map_err(lake_err)? {
+            // A pipeline that reads its own target reads it as loaded above.
+            let table = if *name == spec.target {
+                target.clone()
+            } else {
+                self.lake.open_table(name).await.map_err(lake_err)?
+            };
+            match table {
                 Some(table) => tables.push((name.clone(), table)),
                 // Another table the SQL joins is not there yet (its own pipeline has not written
                 // it): wait for it rather than fail, and read nothing meanwhile.

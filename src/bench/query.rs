@@ -154,25 +154,12 @@ pub async fn bench(data_dir: &Path, json: bool, orders: u64, runs: usize) -> any
     let questions = questions(last_day);
     show("DataFusion over the Delta table …".into());
     let ctx = lake.session_with(vec![(name.clone(), table)]).await?;
-    let mut ours = Vec::new();
-    for (label, sql) in &questions {
-        let (ms, answer) = timed(&ctx, sql, runs)
-            .await
-            .with_context(|| format!("DataFusion: {label}"))?;
-        ours.push((ms, digest(&answer)?));
-        show(format!("  {label}: {ms:.1} ms"));
-    }
-
+    let ours = answer_all(&ctx, &questions, runs, &show).await?;
     show("DataFusion over the bare Parquet files (no Delta) …".into());
     let bare = bare_parquet_session(&files).await?;
-    let mut bare_times = Vec::new();
-    for (label, sql) in &questions {
-        let (ms, answer) = timed(&bare, sql, runs)
-            .await
-            .with_context(|| format!("DataFusion over Parquet: {label}"))?;
-        bare_times.push((ms, digest(&answer)?));
-        show(format!("  {label}: {ms:.1} ms"));
-    }
+    let bare_times = answer_all(&bare, &questions, runs, &show)
+        .await
+        .context("DataFusion over bare Parquet")?;
 
     show("DuckDB over the same Parquet files …".into());
     let theirs = duckdb(&files, &questions, runs).await?;
@@ -211,6 +198,24 @@ pub async fn bench(data_dir: &Path, json: bool, orders: u64, runs: usize) -> any
     figures.push(figure("parquet files", files.len() as f64, "files", None));
     print(&figures, "query", json);
     Ok(())
+}
+
+/// Each question's median time and its answer's digest, in `ctx`.
+async fn answer_all(
+    ctx: &SessionContext,
+    questions: &[(&str, String)],
+    runs: usize,
+    show: &impl Fn(String),
+) -> anyhow::Result<Vec<(f64, Digest)>> {
+    let mut answers = Vec::with_capacity(questions.len());
+    for (label, sql) in questions {
+        let (ms, answer) = timed(ctx, sql, runs)
+            .await
+            .with_context(|| format!("DataFusion: {label}"))?;
+        answers.push((ms, digest(&answer)));
+        show(format!("  {label}: {ms:.1} ms"));
+    }
+    Ok(answers)
 }
 
 /// The median time of `runs` runs of `sql` after one unmeasured run, and the answer.
@@ -367,7 +372,7 @@ struct Digest {
     sum: i64,
 }
 
-fn digest(batches: &[RecordBatch]) -> anyhow::Result<Digest> {
+fn digest(batches: &[RecordBatch]) -> Digest {
     let mut digest = Digest { rows: 0, sum: 0 };
     for batch in batches {
         digest.rows += batch.num_rows() as u64;
@@ -377,7 +382,7 @@ fn digest(batches: &[RecordBatch]) -> anyhow::Result<Digest> {
             }
         }
     }
-    Ok(digest)
+    digest
 }
 
 fn median(mut times: Vec<f64>) -> f64 {
@@ -496,6 +501,6 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(digest(&[batch]).unwrap(), Digest { rows: 3, sum: 42 });
+        assert_eq!(digest(&[batch]), Digest { rows: 3, sum: 42 });
     }
 }

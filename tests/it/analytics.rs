@@ -354,14 +354,7 @@ async fn visits_reach_the_admin_dashboard() {
     assert_eq!(visits["visits"], 2, "{visits}");
     assert_eq!(visits["visitors"], 2, "{visits}");
     assert_eq!(visits["bounces"], 1, "{visits}");
-    let page = t
-        .request(
-            Request::get("/admin")
-                .header("cookie", format!("access_token={}", admin.token))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = t.page("/admin", &admin.token).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body.contains("Bounce rate") && page.body.contains("50%"),

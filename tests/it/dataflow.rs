@@ -409,24 +409,7 @@ async fn pipelines_killed_halfway_end_equal_to_a_recomputation_from_scratch() {
     use lakehouse::arrow::compute::{cast, concat_batches};
     use lakehouse::arrow::record_batch::RecordBatch;
     let demo = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_marketplace"))
-        .args(["--data-dir", demo.path().to_str().unwrap(), "demo"])
-        .args([
-            "--shops",
-            "4",
-            "--products-per-shop",
-            "6",
-            "--activity",
-            "1500",
-            "--orders",
-            "40",
-            "--pictures",
-            "false",
-        ])
-        .env("RUST_LOG", "warn")
-        .status()
-        .expect("the marketplace binary runs");
-    assert!(status.success(), "the demo ran");
+    crate::support::run_demo(demo.path(), 6, 1500, 40);
     let source = lakehouse::Lake::open(demo.path().join("lake").to_str().unwrap()).unwrap();
     let ctx = source.session().await.unwrap();
     let schema = ingest::bronze_schema();

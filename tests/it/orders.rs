@@ -826,14 +826,7 @@ async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
     );
     // The admin dashboard charts them.
     let admin = t.user("admin@example.com", Role::Admin).await;
-    let dashboard = t
-        .request(
-            axum::http::Request::get("/admin")
-                .header("cookie", format!("access_token={}", admin.token))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let dashboard = t.page("/admin", &admin.token).await;
     assert_eq!(dashboard.status, StatusCode::OK);
     let revenue = domain::Money::new(charged, Currency::USD).display();
     assert!(
@@ -854,14 +847,7 @@ async fn paid_orders_reach_silver_and_gold_tables_without_personal_data() {
         .filter(|o| o.part.shop_name == "Clay & Co")
         .map(|o| o.part.total.amount)
         .sum();
-    let seller_page = t
-        .request(
-            axum::http::Request::get("/seller")
-                .header("cookie", format!("access_token={clay}"))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let seller_page = t.page("/seller", &clay).await;
     let clay_revenue = domain::Money::new(clay_revenue, Currency::USD).display();
     assert!(
         seller_page.body.contains("Sales per day (USD)"),
@@ -995,14 +981,7 @@ async fn orders_notify_their_shops_shoppers_and_admins_through_the_pipeline() {
         )
         .await;
     assert_eq!(read.json()["unread"], 1, "{}", read.body);
-    let page = t
-        .request(
-            axum::http::Request::get("/notifications")
-                .header("cookie", format!("access_token={}", shopper.token))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = t.page("/notifications", &shopper.token).await;
     assert!(
         page.body.contains(r#"data-unread="1""#),
         "the bell agrees with the API"

@@ -142,24 +142,7 @@ async fn the_analysts_notebook_reproduces_the_dashboard() {
         return;
     }
     let demo = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_marketplace"))
-        .args(["--data-dir", demo.path().to_str().unwrap(), "demo"])
-        .args([
-            "--shops",
-            "4",
-            "--products-per-shop",
-            "5",
-            "--activity",
-            "1200",
-            "--orders",
-            "30",
-            "--pictures",
-            "false",
-        ])
-        .env("RUST_LOG", "warn")
-        .status()
-        .expect("the marketplace binary runs");
-    assert!(status.success(), "the demo ran");
+    crate::support::run_demo(demo.path(), 5, 1200, 30);
     let t = TestApp::start(demo.path()).await;
     let admin = t
         .user("notebook-admin@example.com", domain::Role::Admin)

@@ -68,6 +68,17 @@ impl TestApp {
             .await
     }
 
+    /// Opens a portal page as a signed-in browser would (the access cookie).
+    pub async fn page(&self, uri: &str, token: &str) -> Response {
+        self.request(
+            Request::get(uri)
+                .header(header::COOKIE, format!("access_token={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn post_json(&self, uri: &str, body: serde_json::Value) -> Response {
         let request = Request::post(uri)
             .header(header::CONTENT_TYPE, "application/json")
@@ -395,4 +406,24 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
         )
         .unwrap();
     bytes
+}
+
+/// Runs `marketplace demo` into `data_dir` with four shops of `products_per_shop` products,
+/// `activity` events and `orders` orders, no pictures: a small lake of demo traffic.
+pub fn run_demo(data_dir: &Path, products_per_shop: u32, activity: u32, orders: u32) {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_marketplace"))
+        .args([
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "demo",
+            "--shops",
+            "4",
+        ])
+        .args(["--products-per-shop", &products_per_shop.to_string()])
+        .args(["--activity", &activity.to_string()])
+        .args(["--orders", &orders.to_string(), "--pictures", "false"])
+        .env("RUST_LOG", "warn")
+        .status()
+        .expect("the marketplace binary runs");
+    assert!(status.success(), "the demo ran");
 }

@@ -108,7 +108,8 @@ pub fn principal_for_token(
     })
 }
 
-fn require(principal: Principal, allowed: &[Role], who: &str) -> Result<Principal, ApiError> {
+/// `principal` if their role is one of `allowed`; 403 "only {who} may do this" otherwise.
+pub fn require(principal: Principal, allowed: &[Role], who: &str) -> Result<Principal, ApiError> {
     if allowed.contains(&principal.account.role) {
         Ok(principal)
     } else {

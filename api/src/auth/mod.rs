@@ -27,7 +27,7 @@ pub use cookies::{
 };
 pub use extract::{
     Admin, Analyst, Buyer, CsrfPolicy, CurrentSeller, CurrentUser, MaybeUser, Principal, Shopper,
-    Uploader, authenticate, csrf_matches, principal_for_token,
+    Uploader, authenticate, csrf_matches, principal_for_token, require,
 };
 pub use flows::{Registration, SignedIn};
 pub use limits::{AuthLimits, Limit};
