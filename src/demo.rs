@@ -511,8 +511,12 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
     let popularity: Vec<f64> = (0..products.len())
         .map(|i| 1.0 / (1.0 + i as f64).powf(0.8))
         .collect();
-    let total: f64 = popularity.iter().sum();
-    let visitors: Vec<(SessionId, Device, usize)> = (0..(options.activity / 12).max(1))
+    // Tastes differ: each visitor has two favourite shops and finds most of what they look at
+    // there (what a recommender can learn, and popularity cannot).
+    let mut shops_of_products: Vec<ShopId> = products.iter().map(|(_, shop)| *shop).collect();
+    shops_of_products.sort();
+    shops_of_products.dedup();
+    let visitors: Vec<(SessionId, Device, usize, [ShopId; 2])> = (0..(options.activity / 12).max(1))
         .map(|_| {
             let device = *[
                 Device::Mobile,
@@ -523,10 +527,15 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
             ]
             .choose(&mut rng)
             .expect("devices");
+            let favourites = [
+                *shops_of_products.choose(&mut rng).expect("shops"),
+                *shops_of_products.choose(&mut rng).expect("shops"),
+            ];
             (
                 SessionId(uuid(&mut rng)),
                 device,
                 rng.random_range(0..COUNTRIES.len()),
+                favourites,
             )
         })
         .collect();
@@ -543,18 +552,23 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
             at += Duration::seconds(rng.random_range(15..240));
         }
         left -= 1;
-        let (session, device, country) = visitor;
+        let (session, device, country, favourites) = visitor;
         let (country, cities) = COUNTRIES[country];
         let client = ClientContext {
             device,
             country: Some(country.to_string()),
             city: cities.choose(&mut rng).map(|c| c.to_string()),
         };
-        let mut pick = rng.random::<f64>() * total;
-        let index = popularity
-            .iter()
-            .position(|w| {
-                pick -= w;
+        // Two picks in three from a favourite shop, the rest by popularity alone.
+        let favourite = (rng.random::<f64>() < 0.67).then(|| favourites[rng.random_range(0..2)]);
+        let weight = |i: usize| match favourite {
+            Some(shop) if products[i].1 != shop => 0.0,
+            _ => popularity[i],
+        };
+        let mut pick = rng.random::<f64>() * (0..products.len()).map(weight).sum::<f64>();
+        let index = (0..products.len())
+            .position(|i| {
+                pick -= weight(i);
                 pick <= 0.0
             })
             .unwrap_or(0);

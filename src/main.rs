@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod demo;
 mod lake;
+mod recommender;
 mod sql;
 
 use anyhow::Context as _;
@@ -133,6 +134,9 @@ enum Cmd {
     /// Look after the lakehouse's tables: history, optimize, vacuum, checkpoint, restore.
     #[command(subcommand)]
     Lake(lake::LakeCmd),
+    /// The recommender: snapshots, training, evaluation, the registry, recommendations.
+    #[command(subcommand)]
+    Models(recommender::ModelsCmd),
     /// Manage accounts from the command line (create the first admin).
     #[command(subcommand)]
     Admin(admin::AdminCmd),
@@ -231,6 +235,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
             let lake = lakehouse::Lake::open(&config.lake_location())?;
             lake::run(command, &lake).await
+        }
+        Cmd::Models(recommender::ModelsCmd::Recommend { user, limit }) => {
+            init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
+            config.background_workers = false;
+            let app = api::App::start(config)
+                .await
+                .context("opening the marketplace")?;
+            let result = recommender::recommend(&app, &user, limit).await;
+            app.shutdown().await;
+            result
+        }
+        Cmd::Models(command) => {
+            init_tracing(&format!("warn,{QUIET_LIBRARIES}"));
+            let lake = lakehouse::Lake::open(&config.lake_location())?;
+            recommender::run(command, &lake).await
         }
         Cmd::Bench(bench) => {
             init_tracing(&format!("warn,{QUIET_LIBRARIES}"));

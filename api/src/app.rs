@@ -71,6 +71,8 @@ pub struct App {
     catalog: Mutex<Option<(Arc<State>, Arc<crate::views::CatalogSummary>)>>,
     /// Product listings answered for the current state (see [`AppState::listing_json`]).
     listings: Mutex<ListingCache>,
+    /// The serving recommender model and trending products.
+    pub recommender: crate::recommend::Recommender,
     /// Dashboard answers by the versions of the lake tables they read.
     pub(crate) gold_cache: crate::analytics::GoldCache,
     cancel: CancellationToken,
@@ -167,6 +169,7 @@ impl App {
             catalog: Mutex::new(None),
             listings: Mutex::new(ListingCache::default()),
             gold_cache: Default::default(),
+            recommender: Default::default(),
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));
@@ -240,6 +243,12 @@ impl AppState {
             let cancel = app.cancel.clone();
             crate::purge::run(app.clone(), std::time::Duration::from_secs(60), cancel).await;
             app.health.set("catalog_purge", WorkerState::Stopped);
+        }));
+        let app = self.clone();
+        self.health.set("recommender", WorkerState::Running);
+        self.track(tokio::spawn(async move {
+            crate::recommend::run(app.clone(), app.cancel.clone()).await;
+            app.health.set("recommender", WorkerState::Stopped);
         }));
         let app = self.clone();
         self.health.set("lake_upkeep", WorkerState::Running);

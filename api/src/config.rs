@@ -41,6 +41,8 @@ pub struct Config {
     pub stripe: Option<crate::payments::StripeConfig>,
     /// How far one question to the SQL explorer may go (time, memory, rows).
     pub sql_limits: lakehouse::Limits,
+    /// When `serve` retrains the recommender by itself.
+    pub retraining: crate::recommend::RetrainPolicy,
 }
 
 impl Config {
@@ -62,6 +64,7 @@ impl Config {
             media: None,
             stripe: None,
             sql_limits: lakehouse::Limits::default(),
+            retraining: Default::default(),
         }
     }
 

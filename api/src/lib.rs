@@ -32,6 +32,7 @@ mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod purge;
+pub mod recommend;
 mod request;
 pub mod routes;
 pub mod search;

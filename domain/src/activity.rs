@@ -11,15 +11,22 @@ pub enum ActivityKind {
     AddToWishlist,
     ShopVisit,
     Search,
+    /// A list of recommended products was shown (the products and where are in
+    /// [`ActivityDetails::recommendation`]).
+    RecommendationShown,
+    /// A recommended product was opened from the list it was shown in.
+    RecommendationClick,
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 5] = [
+    pub const ALL: [ActivityKind; 7] = [
         ActivityKind::ProductView,
         ActivityKind::AddToCart,
         ActivityKind::AddToWishlist,
         ActivityKind::ShopVisit,
         ActivityKind::Search,
+        ActivityKind::RecommendationShown,
+        ActivityKind::RecommendationClick,
     ];
 
     /// The event kind as written in the envelope (`product_view`, …).
@@ -30,13 +37,26 @@ impl ActivityKind {
             ActivityKind::AddToWishlist => "add_to_wishlist",
             ActivityKind::ShopVisit => "shop_visit",
             ActivityKind::Search => "search",
+            ActivityKind::RecommendationShown => "recommendation_shown",
+            ActivityKind::RecommendationClick => "recommendation_click",
         }
     }
 
     pub fn needs_product(&self) -> bool {
         matches!(
             self,
-            ActivityKind::ProductView | ActivityKind::AddToCart | ActivityKind::AddToWishlist
+            ActivityKind::ProductView
+                | ActivityKind::AddToCart
+                | ActivityKind::AddToWishlist
+                | ActivityKind::RecommendationClick
+        )
+    }
+
+    /// Whether the activity is about recommendations (and carries their context).
+    pub fn is_recommendation(&self) -> bool {
+        matches!(
+            self,
+            ActivityKind::RecommendationShown | ActivityKind::RecommendationClick
         )
     }
 }
@@ -71,6 +91,23 @@ pub struct ActivityDetails {
     pub shop_id: Option<ShopId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<RecommendationContext>,
     #[serde(flatten)]
     pub client: ClientContext,
 }
+
+/// Which recommendations were shown or clicked: where, by what, and (when shown) which products.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecommendationContext {
+    /// Where on the site: `home` ("Recommended for you") or `similar` (a product page).
+    pub placement: String,
+    /// The model run that ranked them, or `trending` for the cold-start fallback.
+    pub source: String,
+    /// The products shown, in order (empty for a click, whose product is `product_id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductId>,
+}
+
+/// Most products one `recommendation_shown` can list.
+pub const MAX_SHOWN: usize = 50;

@@ -177,6 +177,7 @@ pub(crate) fn decide(state: &State, command: &CartCommand, ctx: &Context) -> Res
                     product_id: Some(*product),
                     shop_id: state.products.get(product).map(|p| p.shop_id),
                     query: None,
+                    recommendation: None,
                     client: client.clone(),
                 }));
             }
@@ -442,6 +443,7 @@ pub(crate) fn decide_wishlist(
                     product_id: Some(*product),
                     shop_id,
                     query: None,
+                    recommendation: None,
                     client: client.clone(),
                 }),
             ])

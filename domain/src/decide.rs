@@ -1,7 +1,7 @@
 //! The one place where commands are accepted or refused.
 
 use crate::Result;
-use crate::activity::ActivityDetails;
+use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::{Actor, Role};
 use crate::catalog::{NewProduct, Product, ProductChanges, ProductDetails, RESTORE_WINDOW_HOURS};
 use crate::command::{Command, Context};
@@ -165,7 +165,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::Settle(settlement) => crate::settlement::decide(state, settlement, ctx),
         Command::Notification(command) => crate::notification::decide(state, command, ctx),
         Command::RecordActivity { kind, details } => {
-            let details = activity(state, kind.needs_product(), details, ctx)?;
+            let details = activity(state, *kind, details, ctx)?;
             Ok(vec![Event::activity(*kind, details)])
         }
     }
@@ -429,12 +429,12 @@ fn update_product(
 
 fn activity(
     state: &State,
-    needs_product: bool,
+    kind: ActivityKind,
     details: &ActivityDetails,
     _ctx: &Context,
 ) -> Result<ActivityDetails> {
     let mut details = details.clone();
-    if needs_product {
+    if kind.needs_product() {
         let id = details.product_id.ok_or_else(|| {
             DomainError::invalid("product_id", "this kind of activity is about a product")
         })?;
@@ -468,6 +468,38 @@ fn activity(
     }
     if let Some(country) = &details.client.country {
         self::country("country", country)?;
+    }
+    match (kind.is_recommendation(), &details.recommendation) {
+        (true, None) => {
+            return Err(DomainError::invalid(
+                "recommendation",
+                "say where the recommendations were shown and by what",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(DomainError::invalid(
+                "recommendation",
+                "only recommendation activity has one",
+            ));
+        }
+        (true, Some(r)) => {
+            non_empty("recommendation.placement", &r.placement, 40)?;
+            non_empty("recommendation.source", &r.source, 80)?;
+            let shown = kind == ActivityKind::RecommendationShown;
+            if shown && (r.products.is_empty() || r.products.len() > crate::activity::MAX_SHOWN) {
+                return Err(DomainError::invalid(
+                    "recommendation.products",
+                    format!("between 1 and {} products", crate::activity::MAX_SHOWN),
+                ));
+            }
+            if !shown && !r.products.is_empty() {
+                return Err(DomainError::invalid(
+                    "recommendation.products",
+                    "a click is about its product_id only",
+                ));
+            }
+        }
+        (false, None) => {}
     }
     Ok(details)
 }

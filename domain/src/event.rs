@@ -256,11 +256,15 @@ pub enum Event {
     ShopVisit(ActivityDetails),
     #[serde(rename = "search")]
     Search(ActivityDetails),
+    #[serde(rename = "recommendation_shown")]
+    RecommendationShown(ActivityDetails),
+    #[serde(rename = "recommendation_click")]
+    RecommendationClick(ActivityDetails),
 }
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 45] = [
+    pub const KINDS: [&'static str; 47] = [
         "notification.created",
         "notifications.read",
         "payment.settled",
@@ -306,6 +310,8 @@ impl Event {
         "add_to_wishlist",
         "shop_visit",
         "search",
+        "recommendation_shown",
+        "recommendation_click",
     ];
 
     pub fn activity(kind: ActivityKind, details: ActivityDetails) -> Event {
@@ -315,6 +321,8 @@ impl Event {
             ActivityKind::AddToWishlist => Event::AddToWishlist(details),
             ActivityKind::ShopVisit => Event::ShopVisit(details),
             ActivityKind::Search => Event::Search(details),
+            ActivityKind::RecommendationShown => Event::RecommendationShown(details),
+            ActivityKind::RecommendationClick => Event::RecommendationClick(details),
         }
     }
 
@@ -326,6 +334,8 @@ impl Event {
             Event::AddToWishlist(d) => Some((ActivityKind::AddToWishlist, d)),
             Event::ShopVisit(d) => Some((ActivityKind::ShopVisit, d)),
             Event::Search(d) => Some((ActivityKind::Search, d)),
+            Event::RecommendationShown(d) => Some((ActivityKind::RecommendationShown, d)),
+            Event::RecommendationClick(d) => Some((ActivityKind::RecommendationClick, d)),
             _ => None,
         }
     }

@@ -223,7 +223,9 @@ impl State {
             | Event::AddToCart(_)
             | Event::AddToWishlist(_)
             | Event::ShopVisit(_)
-            | Event::Search(_) => {}
+            | Event::Search(_)
+            | Event::RecommendationShown(_)
+            | Event::RecommendationClick(_) => {}
         }
     }
 

@@ -221,7 +221,29 @@ impl Lake {
             .collect())
     }
 
-    /// The object store under the lake's root (for a lake that is not on the local disk).
+    /// Writes a file (a model artifact, say) at `key` under the lake's root, outside any table.
+    pub async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        use deltalake::logstore::object_store::ObjectStoreExt as _;
+        self.store()?
+            .put(&deltalake::Path::from(key), bytes.into())
+            .await
+            .map_err(|e| Error::delta(key, e.into()))?;
+        Ok(())
+    }
+
+    /// Reads the file at `key` under the lake's root.
+    pub async fn get_object(&self, key: &str) -> Result<Vec<u8>> {
+        use deltalake::logstore::object_store::ObjectStoreExt as _;
+        let got = self
+            .store()?
+            .get(&deltalake::Path::from(key))
+            .await
+            .map_err(|e| Error::delta(key, e.into()))?;
+        let bytes = got.bytes().await.map_err(|e| Error::delta(key, e.into()))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The object store under the lake's root.
     fn store(&self) -> Result<Arc<dyn deltalake::ObjectStore>> {
         let storage = deltalake::DeltaTableBuilder::from_url(self.root.clone())
             .and_then(|b| b.build_storage())

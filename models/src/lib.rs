@@ -1,68 +1,45 @@
-//! The recommender (DESIGN.md §8): training snapshots, the NeuMF model in Burn, training,
-//! evaluation, the model registry and serving. Only this crate links Burn.
+//! The recommender (DESIGN.md §8). Only this crate links Burn.
 //!
-//! What is here today is the part every later piece shares: how much each kind of interaction
-//! counts as implicit feedback ([`InteractionWeights`]). Snapshots, training and serving arrive
-//! with the recommender issue; until then `GET /api/recommendations` does not exist.
+//! - [`data`]: interactions numbered densely, the leave-one-out split.
+//! - [`source`]: where interactions come from: a pinned snapshot of the lake, or a file (CSV or
+//!   Parquet) such as a public benchmark.
+//! - [`train`]: NeuMF or MF in Burn, sampled negatives, sparse embedding updates.
+//! - [`eval`]: the NCF protocol (HR@10, NDCG@10 over 99 sampled negatives), full-catalog
+//!   recall@20, the popularity baseline.
+//! - [`model`]: trained weights as an artifact, scoring and top-N for serving.
+//! - [`registry`]: snapshots, runs, promotions and artifacts in the lake.
 
-use serde::{Deserialize, Serialize};
+pub mod data;
+pub mod eval;
+pub mod model;
+pub mod registry;
+pub mod source;
+pub mod train;
+mod weights;
 
-/// Confidence of each interaction kind as implicit feedback (view < wishlist < cart < purchase).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct InteractionWeights {
-    pub view: f32,
-    pub wishlist: f32,
-    pub cart: f32,
-    pub purchase: f32,
+pub use data::{Interaction, Interactions, Split};
+pub use eval::{Holdout, Metrics};
+pub use model::{Architecture, Model};
+pub use train::{Progress, TrainParams};
+pub use weights::InteractionWeights;
+
+/// What can go wrong in the recommender.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Lake(#[from] lakehouse::Error),
+    #[error("{0}")]
+    Dataset(String),
+    #[error("the model artifact is unreadable: {0}")]
+    Artifact(String),
+    #[error("invalid training parameters: {0}")]
+    Params(String),
+    #[error("no run {0} in the registry")]
+    NoSuchRun(String),
+    #[error("snapshot {0} does not exist; take one with `marketplace models snapshot`")]
+    NoSuchSnapshot(u64),
+    #[error("there is nothing to train on: {0}")]
+    Empty(String),
 }
 
-impl Default for InteractionWeights {
-    fn default() -> Self {
-        InteractionWeights {
-            view: 0.1,
-            wishlist: 0.5,
-            cart: 0.7,
-            purchase: 1.0,
-        }
-    }
-}
-
-impl InteractionWeights {
-    /// The weight of an activity kind as written in the lakehouse (`product_view`, …), if it counts.
-    pub fn of(&self, kind: &str) -> Option<f32> {
-        match kind {
-            "product_view" => Some(self.view),
-            "add_to_wishlist" => Some(self.wishlist),
-            "add_to_cart" => Some(self.cart),
-            "purchase" => Some(self.purchase),
-            _ => None,
-        }
-    }
-
-    /// Weights must rise strictly from view to purchase and stay within (0, 1].
-    pub fn validate(&self) -> Result<(), String> {
-        let ordered = [self.view, self.wishlist, self.cart, self.purchase];
-        if ordered.iter().any(|w| !(*w > 0.0 && *w <= 1.0)) {
-            return Err("every weight must be above 0 and at most 1".into());
-        }
-        if ordered.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("weights must rise: view < wishlist < cart < purchase".into());
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_weights_rise_with_intent() {
-        let w = InteractionWeights::default();
-        assert!(w.validate().is_ok());
-        assert_eq!(w.of("add_to_cart"), Some(0.7));
-        assert_eq!(w.of("search"), None);
-        let flat = InteractionWeights { cart: 0.5, ..w };
-        assert!(flat.validate().is_err());
-    }
-}
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -42,7 +42,7 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 18] = [
+    const FILES: [(&str, &str); 20] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
@@ -108,6 +108,11 @@ pub fn builtin() -> Vec<PipelineSpec> {
         (
             "gold_notifications",
             include_str!("../sql/gold_notifications.sql"),
+        ),
+        ("gold_trending", include_str!("../sql/gold_trending.sql")),
+        (
+            "gold_recommendations_daily",
+            include_str!("../sql/gold_recommendations_daily.sql"),
         ),
     ];
     FILES

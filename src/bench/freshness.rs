@@ -56,6 +56,7 @@ pub async fn bench(data_dir: &Path, json: bool, rate: u64, seconds: f64) -> anyh
                         product_id: Some(product),
                         shop_id: Some(shop),
                         query: (kind == ActivityKind::Search).then(|| "bench".to_string()),
+                        recommendation: None,
                         client: ClientContext {
                             device: [Device::Mobile, Device::Desktop, Device::Tablet][i % 3],
                             country: Some(["DE", "FR", "US", "IT"][i % 4].into()),

@@ -7,19 +7,34 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum_extra::extract::cookie::CookieJar;
-use domain::{ActivityDetails, ActivityKind, Actor, Command, ProductId, ShopId};
+use domain::{
+    ActivityDetails, ActivityKind, Actor, Command, ProductId, RecommendationContext, ShopId,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ActivityRequest {
-    /// `product_view`, `add_to_cart`, `add_to_wishlist`, `shop_visit` or `search`.
+    /// `product_view`, `add_to_cart`, `add_to_wishlist`, `shop_visit`, `search`,
+    /// `recommendation_shown` or `recommendation_click`.
     #[schema(value_type = String, example = "product_view")]
     kind: ActivityKind,
     product_id: Option<uuid::Uuid>,
     shop_id: Option<uuid::Uuid>,
     query: Option<String>,
+    /// For `recommendation_shown` and `recommendation_click`: where (`home`, `similar`), by what
+    /// (the `model_run` of `/api/recommendations`, or `trending`) and, when shown, which products.
+    recommendation: Option<RecommendationRequest>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecommendationRequest {
+    placement: String,
+    source: String,
+    #[serde(default)]
+    products: Vec<uuid::Uuid>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -52,6 +67,11 @@ pub(super) async fn record_activity(
         product_id: request.product_id.map(ProductId),
         shop_id: request.shop_id.map(ShopId),
         query: request.query,
+        recommendation: request.recommendation.map(|r| RecommendationContext {
+            placement: r.placement,
+            source: r.source,
+            products: r.products.into_iter().map(ProductId).collect(),
+        }),
         client: client_context(&headers),
     };
     // Signed in (and not banned): the activity is the account's. Otherwise, or when a cookie

@@ -14,6 +14,7 @@ pub mod media;
 mod metrics;
 pub mod notifications;
 mod orders;
+mod recommendations;
 pub mod products;
 mod seller;
 mod seller_products;
@@ -60,6 +61,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(shops::follow, shops::unfollow))
         .routes(routes!(shops::offers))
         .routes(routes!(activity::record_activity))
+        .routes(routes!(recommendations::recommendations))
         .routes(routes!(auth::register))
         .routes(routes!(auth::resend))
         .routes(routes!(auth::verify))

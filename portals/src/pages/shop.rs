@@ -23,6 +23,9 @@ pub struct Card {
     pub(crate) image_url: Option<String>,
     pub(crate) hue: u16,
     pub(crate) initials: String,
+    /// Appended to the product link: `?rec=…&src=…` on recommended cards, so opening one is
+    /// recorded as a click on the recommendation.
+    pub(crate) link_query: String,
 }
 
 impl From<ProductView> for Card {
@@ -37,6 +40,7 @@ impl From<ProductView> for Card {
             image_url: p.image_url,
             slug: p.slug,
             title: p.title,
+            link_query: String::new(),
         }
     }
 }
@@ -76,7 +80,75 @@ pub struct HomePage {
     sections: Vec<Section>,
     /// The best-selling products (none before the first order).
     top_sellers: Vec<Card>,
+    /// "Recommended for you", or what is trending for a visitor the model does not know.
+    recommended: Option<Recommendations>,
     listing: Option<Listing>,
+}
+
+/// A row of recommended products.
+pub struct Recommendations {
+    heading: String,
+    note: String,
+    cards: Vec<Card>,
+}
+
+/// Where recommendations are shown, as activity records it.
+const HOME: &str = "home";
+const SIMILAR: &str = "similar";
+
+/// Asks the recommender, records what it shows (`recommendation_shown`) and builds the row; each
+/// card links with its placement and source so a click is recorded on the product page.
+async fn recommendations(
+    app: &AppState,
+    viewer: &Viewer,
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    placement: &str,
+    similar_to: Option<&domain::Product>,
+) -> Option<Recommendations> {
+    let state = app.state();
+    let client = client_context(headers);
+    let ask = api::recommend::Ask {
+        account: viewer.principal().map(|p| p.account.id),
+        country: client.country.clone(),
+        category: None,
+        similar_to: similar_to.map(|p| p.id),
+        limit: 4,
+    };
+    let recommended = app.recommender.recommend(&state, &ask);
+    let shown = recommended.shown(placement, client)?;
+    if let Err(e) = app.execute(actor_of(viewer, visitor), shown).await {
+        tracing::warn!(error = %e, "could not record shown recommendations");
+    }
+    let source = recommended.source_label();
+    let cards = recommended
+        .products
+        .iter()
+        .filter_map(|id| state.products.get(id))
+        .map(|p| Card {
+            link_query: format!("?rec={placement}&src={source}"),
+            ..Card::from(ProductView::build(&state, p))
+        })
+        .collect();
+    let model = recommended.source == api::recommend::Source::Model;
+    let (heading, note) = match (similar_to, model) {
+        (None, true) => ("Recommended for you", "Picked for you from what you looked at and bought."),
+        (None, false) => ("Trending now", "What shoppers near you are looking at this week."),
+        (Some(_), true) => ("Similar items", "Shoppers who liked this also liked these."),
+        (Some(_), false) => ("More like this", "Popular in the same category this week."),
+    };
+    Some(Recommendations {
+        heading: heading.to_string(),
+        note: note.to_string(),
+        cards,
+    })
+}
+
+/// `?rec=…&src=…` on a product link that came from a recommendation row.
+#[derive(serde::Deserialize)]
+pub struct FromRecommendation {
+    rec: Option<String>,
+    src: Option<String>,
 }
 
 /// `/`: the home page, or a filtered listing when a category, search or shop is given.
@@ -209,7 +281,13 @@ pub async fn home(
             })
             .collect()
     };
+    let recommended = if filtered {
+        None
+    } else {
+        recommendations(&app, &viewer, &visitor, &headers, HOME, None).await
+    };
     let page = HomePage {
+        recommended,
         chrome: Chrome::with(&state, "shop", &viewer),
         product_count: catalog.visible,
         shop_count: state.shops.len(),
@@ -252,6 +330,8 @@ pub struct ProductPage {
     can_review: bool,
     /// A refused review's reason, shown above the form.
     review_error: Option<String>,
+    /// "Similar items" (or more of the category, before the model knows the product).
+    similar: Option<Recommendations>,
 }
 
 /// `/products/{slug}`: the product page. Opening it records a `product_view`.
@@ -259,6 +339,7 @@ pub async fn product(
     State(app): State<AppState>,
     viewer: Viewer,
     Path(slug): Path<String>,
+    from: Result<Query<FromRecommendation>, QueryRejection>,
     jar: CookieJar,
     headers: HeaderMap,
 ) -> Response {
@@ -286,7 +367,19 @@ pub async fn product(
     if let Err(e) = app.execute(actor_of(&viewer, &visitor), view).await {
         tracing::warn!(product.slug = %slug, error = %e, "could not record a product view");
     }
-    let page = product_page(&state, &viewer, product, None);
+    if let Ok(Query(FromRecommendation {
+        rec: Some(placement),
+        src: Some(source),
+    })) = from
+        && [HOME, SIMILAR].contains(&placement.as_str())
+    {
+        let click = api::recommend::click(product.id, &placement, &source, client_context(&headers));
+        if let Err(e) = app.execute(actor_of(&viewer, &visitor), click).await {
+            tracing::warn!(error = %e, "could not record a recommendation click");
+        }
+    }
+    let mut page = product_page(&state, &viewer, product, None);
+    page.similar = recommendations(&app, &viewer, &visitor, &headers, SIMILAR, Some(product)).await;
     (visitor.remember(jar, app.config.secure_cookies), page).into_response()
 }
 
@@ -328,6 +421,7 @@ fn product_page(
             .collect(),
         can_review,
         review_error,
+        similar: None,
         in_cart,
         in_wishlist,
         cannot_buy,
