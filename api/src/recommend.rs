@@ -158,8 +158,13 @@ impl Recommender {
         }
         let model = models::registry::load_model(lake, &run).await?;
         let id = run.run_id.clone();
-        *self.serving.write().expect("serving lock") = Some(Arc::new(Serving::new(run, model)));
+        self.serve(run, model);
         Ok(Some(id))
+    }
+
+    /// Serves `model` (trained as `run`) from the next request on.
+    pub fn serve(&self, run: Run, model: Model) {
+        *self.serving.write().expect("serving lock") = Some(Arc::new(Serving::new(run, model)));
     }
 
     /// Re-reads the last seven days of `gold.trending`.

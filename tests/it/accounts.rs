@@ -644,6 +644,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
             | "/api/products"
             | "/api/products/{slug}"
             | "/api/activity"
+            | "/api/recommendations"
             | "/health"
             | "/metrics",
         ) => Anyone,

@@ -27,6 +27,7 @@ async fn ask(t: &TestApp, token: &str, body: Value, accept: &str) -> crate::supp
 async fn admins_and_analysts_ask_read_only_bounded_questions() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = api::Config::new(dir.path());
+    config.retraining.enabled = false;
     config.sql_limits = lakehouse::Limits {
         // Time for an honest question on a busy CI machine; the runaway below meets the memory
         // limit (or this one) long before it could finish.

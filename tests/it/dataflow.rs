@@ -256,6 +256,7 @@ async fn a_product_view_reaches_gold_and_survives_a_restart() {
 async fn activity_split_over_partitions_is_counted_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = api::Config::new(dir.path());
+    config.retraining.enabled = false;
     config.log_partitions = "activity=3".parse().unwrap();
     let t = TestApp::start_with(config).await;
     let catalog = t.seed_catalog().await;
@@ -312,6 +313,7 @@ async fn activity_split_over_partitions_is_counted_once() {
 async fn upkeep_compacts_the_sinks_small_commits_and_keeps_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = api::Config::new(dir.path());
+    config.retraining.enabled = false;
     config.upkeep_every = std::time::Duration::from_millis(200);
     let t = TestApp::start_with(config).await;
     t.seed_catalog().await;

@@ -10,4 +10,5 @@ mod dataflow;
 mod media;
 mod orders;
 mod python_readers;
+mod recommender;
 mod support;

@@ -29,8 +29,12 @@ impl Response {
 }
 
 impl TestApp {
+    /// The marketplace with its background workers, except that it never retrains the
+    /// recommender by itself (the tests that want it say so).
     pub async fn start(data_dir: &Path) -> TestApp {
-        Self::start_with(api::Config::new(data_dir)).await
+        let mut config = api::Config::new(data_dir);
+        config.retraining.enabled = false;
+        Self::start_with(config).await
     }
 
     pub async fn start_with(config: api::Config) -> TestApp {
