@@ -9,6 +9,7 @@ mod http;
 mod log;
 mod query;
 mod sink;
+mod train;
 
 use serde_json::json;
 use std::path::Path;
@@ -115,6 +116,20 @@ pub enum Bench {
         #[arg(long, default_value_t = 10_000)]
         commits: u64,
     },
+    /// Recommender training: epoch time and samples/s on MovieLens-100k-shaped data and on
+    /// `--users` × `--items` (beside PyTorch's CPU implementation of the same NeuMF when
+    /// `python3 -c "import torch"` works, or `MARKETPLACE_TORCH_PYTHON` names an interpreter
+    /// that has it), and top-10 serving latency p50/p99 over `--items` products.
+    Train {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        interactions: usize,
+    },
 }
 
 struct Figure {
@@ -145,6 +160,12 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
         } => sink::bench(data_dir, json, events, partitions).await,
         Bench::Query { json, orders, runs } => query::bench(data_dir, json, orders, runs).await,
         Bench::Compaction { json, commits } => compaction::bench(data_dir, json, commits).await,
+        Bench::Train {
+            json,
+            users,
+            items,
+            interactions,
+        } => train::bench(json, users, items, interactions).await,
         Bench::Api {
             json,
             products,

@@ -9,7 +9,7 @@ use std::process::Command;
 /// Whether python3 has every one of `packages` (import names; pip names differ only by `_`/`-`).
 /// In CI (`MARKETPLACE_REQUIRE_SERVERS`) a missing package fails the test; elsewhere the test
 /// says it was skipped and how to run it.
-fn python_has(packages: &[&str]) -> bool {
+pub(crate) fn python_has(packages: &[&str]) -> bool {
     let ready = Command::new("python3")
         .args(["-c", &format!("import {}", packages.join(", "))])
         .output()

@@ -301,3 +301,56 @@ async fn recommendations_leave_out_what_cannot_be_offered_and_fall_back_to_trend
     let bad = t.call(Method::GET, "/api/recommendations?limit=many", None, None).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+/// Executes `notebooks/retrain.ipynb` (Jupyter's own executor) on a demo lake: it takes a
+/// snapshot, trains candidates through the CLI, plots them and promotes the best; the registry
+/// must show exactly that.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_retraining_notebook_trains_compares_and_promotes_through_the_registry() {
+    if !crate::python_readers::python_has(&["polars", "matplotlib", "nbclient", "nbformat", "ipykernel"]) {
+        return;
+    }
+    let demo = tempfile::tempdir().unwrap();
+    run_demo(demo.path(), 6, 2000, 20);
+    let figures = demo.path().join("figures.json");
+    let notebook = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks/retrain.ipynb");
+    let run = "import sys, nbformat\n\
+               from nbclient import NotebookClient\n\
+               nb = nbformat.read(sys.argv[1], as_version=4)\n\
+               NotebookClient(nb, timeout=300, kernel_name='python3').execute()";
+    let output = std::process::Command::new("python3")
+        .args(["-c", run])
+        .arg(&notebook)
+        .env("MARKETPLACE_BIN", env!("CARGO_BIN_EXE_marketplace"))
+        .env("MARKETPLACE_DATA_DIR", demo.path())
+        .env(
+            "CANDIDATES",
+            r#"[{"model": "mf", "epochs": 3}, {"model": "neumf", "epochs": 2}]"#,
+        )
+        .env("NOTEBOOK_FIGURES", &figures)
+        .env("NOTEBOOK_OUTPUT", demo.path())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the notebook failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures: Value = serde_json::from_str(&std::fs::read_to_string(&figures).unwrap()).unwrap();
+    let lake = lakehouse::Lake::open(demo.path().join("lake").to_str().unwrap()).unwrap();
+    let runs = registry::runs(&lake).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert_eq!(Some(run.snapshot_id), figures["snapshot"].as_u64());
+        assert!(figures["runs"].as_array().unwrap().contains(&json!(run.run_id)));
+    }
+    let (promotion, serving) = registry::serving(&lake).await.unwrap().unwrap();
+    assert_eq!(json!(serving.run_id), figures["promoted"]);
+    assert!(promotion.reason.starts_with("notebook: best NDCG@10"));
+    let best = runs
+        .iter()
+        .max_by(|a, b| a.metrics.ndcg_at_10.total_cmp(&b.metrics.ndcg_at_10))
+        .unwrap();
+    assert_eq!(best.run_id, serving.run_id);
+    assert!(demo.path().join("runs.png").exists(), "the comparison was plotted");
+}
