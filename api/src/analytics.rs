@@ -188,6 +188,25 @@ pub struct VisitStats {
     pub seconds: i64,
 }
 
+/// How recommendations did in a range (`gold.recommendations_daily`), and the model serving now.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecommendationStats {
+    /// Rows of recommendations shown ("Recommended for you", "Similar items").
+    pub lists_shown: i64,
+    /// Products in those rows.
+    pub products_shown: i64,
+    /// Recommended products opened from a row.
+    pub clicks: i64,
+    /// The registry run serving now, if any.
+    #[serde(default)]
+    pub model_run: Option<String>,
+    /// Its HR@10 and NDCG@10 on its snapshot's holdout.
+    #[serde(default)]
+    pub hr_at_10: Option<f64>,
+    #[serde(default)]
+    pub ndcg_at_10: Option<f64>,
+}
+
 /// An order as the admin dashboard lists it (no personal data: silver.orders has none).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RecentOrder {
@@ -306,6 +325,29 @@ impl AppState {
         );
         let rows: Vec<VisitStats> = self.gold_rows(&["silver.sessions"], &sql).await?;
         Ok(rows.into_iter().next().unwrap_or_default())
+    }
+
+    /// Recommendations shown and clicked in the range, with the serving model.
+    pub async fn recommendation_stats(
+        &self,
+        range: DayRange,
+    ) -> Result<RecommendationStats, ApiError> {
+        let sql = format!(
+            "SELECT CAST(coalesce(SUM(lists_shown), 0) AS BIGINT) AS lists_shown, \
+             CAST(coalesce(SUM(products_shown), 0) AS BIGINT) AS products_shown, \
+             CAST(coalesce(SUM(clicks), 0) AS BIGINT) AS clicks \
+             FROM gold.recommendations_daily WHERE {}",
+            range.sql()
+        );
+        let rows: Vec<RecommendationStats> =
+            self.gold_rows(&["gold.recommendations_daily"], &sql).await?;
+        let mut stats = rows.into_iter().next().unwrap_or_default();
+        if let Some(serving) = self.recommender.serving() {
+            stats.model_run = Some(serving.run.run_id.clone());
+            stats.hr_at_10 = Some(serving.run.metrics.hr_at_10);
+            stats.ndcg_at_10 = Some(serving.run.metrics.ndcg_at_10);
+        }
+        Ok(stats)
     }
 
     /// The newest orders, as the lake has them.

@@ -43,6 +43,7 @@ mod views;
 
 pub use analytics::{
     CategorySales, DayRange, FunnelTotals, ProductDailyRow, ProductFunnel, RecentOrder,
+    RecommendationStats,
     SalesDayRow, Share, ShopSales, VisitStats, Visitors,
 };
 pub use app::{App, AppState, StartError};

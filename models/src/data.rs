@@ -18,7 +18,7 @@ pub struct Interaction {
 pub struct Interactions {
     pub users: Vec<String>,
     pub items: Vec<String>,
-    /// Sorted by user, then time, then item.
+    /// Sorted by user, then time (ties in a fixed pseudo-random order).
     pub rows: Vec<Interaction>,
 }
 
@@ -44,16 +44,24 @@ impl Interactions {
         items.dedup();
         let user_index = index_of(&users);
         let item_index = index_of(&items);
-        let mut rows: Vec<Interaction> = pairs
+        let mut rows: Vec<(Interaction, u64)> = pairs
             .into_iter()
-            .map(|((user, item), (weight, at))| Interaction {
-                user: user_index[user.as_str()],
-                item: item_index[item.as_str()],
-                weight,
-                at,
+            .map(|((user, item), (weight, at))| {
+                let tie_break = stable_hash(&user, &item);
+                let row = Interaction {
+                    user: user_index[user.as_str()],
+                    item: item_index[item.as_str()],
+                    weight,
+                    at,
+                };
+                (row, tie_break)
             })
             .collect();
-        rows.sort_unstable_by_key(|r| (r.user, r.at, r.item));
+        // Pairs at the same time (common: a batch of ratings entered in one second) are ordered
+        // by a hash of their ids, not by id: ids often follow a catalog's age, so "the highest id
+        // is latest" would hold out the newest, least popular items systematically.
+        rows.sort_unstable_by_key(|(r, tie)| (r.user, r.at, *tie, r.item));
+        let rows = rows.into_iter().map(|(r, _)| r).collect();
         Interactions { users, items, rows }
     }
 
@@ -95,6 +103,16 @@ impl Interactions {
             trained,
         }
     }
+}
+
+/// FNV-1a over the user's and the item's ids: the same on every machine and every run.
+fn stable_hash(user: &str, item: &str) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for byte in user.bytes().chain([0xff]).chain(item.bytes()) {
+        hash ^= byte as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 fn index_of(ids: &[String]) -> HashMap<&str, u32> {

@@ -3,7 +3,7 @@
 
 use crate::analytics::{
     CategorySales, DayRange, FunnelTotals, ProductFunnel, RecentOrder, SalesDayRow, Share,
-    ShopSales, VisitStats, Visitors,
+    RecommendationStats, ShopSales, VisitStats, Visitors,
 };
 use crate::app::AppState;
 use crate::auth::{Admin, CurrentSeller};
@@ -40,6 +40,7 @@ pub struct AdminDashboard {
     pub products: Vec<ProductFunnel>,
     pub funnel: FunnelTotals,
     pub visits: VisitStats,
+    pub recommendations: RecommendationStats,
     /// The ten newest orders (no personal data).
     pub recent_orders: Vec<RecentOrder>,
 }
@@ -68,6 +69,7 @@ pub async fn admin_figures(app: &AppState, range: DayRange) -> Result<AdminDashb
         products: app.product_funnels(range, None, 10).await?,
         funnel: app.funnel_totals(range, None).await?,
         visits: app.visit_stats(range).await?,
+        recommendations: app.recommendation_stats(range).await?,
         recent_orders: app.recent_orders(10).await?,
     })
 }

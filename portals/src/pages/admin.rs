@@ -57,6 +57,36 @@ impl VisitTiles {
     }
 }
 
+/// The recommendation tiles: rows shown, clicks, click-through and the serving model.
+pub struct RecommendationTiles {
+    shown: i64,
+    clicks: i64,
+    click_through: String,
+    model: String,
+    quality: String,
+}
+
+impl RecommendationTiles {
+    fn from(stats: &api::RecommendationStats) -> RecommendationTiles {
+        RecommendationTiles {
+            shown: stats.products_shown,
+            clicks: stats.clicks,
+            click_through: match stats.products_shown {
+                0 => "—".to_string(),
+                n => format!("{:.1}%", stats.clicks as f64 * 100.0 / n as f64),
+            },
+            model: stats
+                .model_run
+                .clone()
+                .unwrap_or_else(|| "none yet: trending".to_string()),
+            quality: match (stats.hr_at_10, stats.ndcg_at_10) {
+                (Some(hr), Some(ndcg)) => format!("HR@10 {hr:.3} · NDCG@10 {ndcg:.3}"),
+                _ => "—".to_string(),
+            },
+        }
+    }
+}
+
 pub struct WorkerRow {
     name: String,
     state: String,
@@ -85,6 +115,7 @@ pub struct AdminPage {
     lists: Vec<super::charts::BarList>,
     recent: Vec<RecentRow>,
     visits: Option<VisitTiles>,
+    recommendations: Option<RecommendationTiles>,
     world: Option<super::charts::WorldMap>,
     totals: Totals,
     rows: Vec<TopRow>,
@@ -223,6 +254,9 @@ pub async fn dashboard(
     let mut recent = Vec::new();
     let (mut sales, mut steps) = (None, Vec::new());
     let visits = figures.as_ref().map(|f| VisitTiles::from(&f.visits));
+    let recommendations = figures
+        .as_ref()
+        .map(|f| RecommendationTiles::from(&f.recommendations));
     let world = figures.as_ref().map(|f| world_map(&f.countries));
     if let Some(f) = &figures {
         sales = sales_chart(&f.sales, range);
@@ -300,6 +334,7 @@ pub async fn dashboard(
         lists,
         recent,
         visits,
+        recommendations,
         world,
         totals,
         rows,
