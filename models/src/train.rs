@@ -10,6 +10,11 @@
 //! Instead each batch gathers its rows into leaf tensors, Burn differentiates the model with
 //! respect to those, and a lazy (sparse) Adam updates only the rows the batch touched, with the
 //! same moments and bias correction as dense Adam would give them. A step costs batch × dim.
+//!
+//! Backend: Burn 0.22's burn-flex (pure Rust, SIMD, no native libraries). Measured on this model's
+//! step (towers forward + backward + Adam, 2 cores): 474k samples/s at batch 256 and 867k at 2048,
+//! against 121k and 106k for burn-ndarray, which upstream deprecates. burn-cpu (CubeCL through
+//! LLVM) needs native LLVM and was not tried; Burn 0.21 keeps the old backend-generic API.
 
 use crate::data::{Interaction, Split};
 use crate::model::{Architecture, Dense, Embeddings, Model};
