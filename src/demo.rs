@@ -575,10 +575,36 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
         let (product, shop) = products[index];
         let roll = rng.random::<f64>();
         let (kind, details) = match roll {
-            r if r < 0.72 => (
+            r if r < 0.66 => (
                 ActivityKind::ProductView,
                 ActivityDetails {
                     product_id: Some(product),
+                    client,
+                    ..Default::default()
+                },
+            ),
+            // A row of recommendations on the home page (what trended), sometimes clicked.
+            r if r < 0.70 => (
+                ActivityKind::RecommendationShown,
+                ActivityDetails {
+                    recommendation: Some(domain::RecommendationContext {
+                        placement: "home".into(),
+                        source: "trending".into(),
+                        products: products.iter().take(4).map(|(p, _)| *p).collect(),
+                    }),
+                    client,
+                    ..Default::default()
+                },
+            ),
+            r if r < 0.72 => (
+                ActivityKind::RecommendationClick,
+                ActivityDetails {
+                    product_id: Some(products[index % products.len().min(4)].0),
+                    recommendation: Some(domain::RecommendationContext {
+                        placement: "home".into(),
+                        source: "trending".into(),
+                        products: Vec::new(),
+                    }),
                     client,
                     ..Default::default()
                 },
