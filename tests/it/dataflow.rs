@@ -514,9 +514,18 @@ async fn pipelines_killed_halfway_end_equal_to_a_recomputation_from_scratch() {
 
     for spec in pipelines::builtin() {
         let table = spec.target.to_string();
+        // Visits are cut where events arrived: a late event that bridges two visits an earlier
+        // run already holds joins the earlier one (silver_sessions.sql says so), where a
+        // recomputation makes one visit. What holds whatever the arrival: every event lands in
+        // exactly one visit of its visitor, so each visitor's event count agrees.
+        let query = if table == "silver.sessions" {
+            "(SELECT visitor_id, SUM(events) AS events FROM silver.sessions GROUP BY visitor_id) AS per_visitor".to_string()
+        } else {
+            table.clone()
+        };
         let (live_rows, scratch_rows) = (
-            content(&live, &table).await,
-            content(&scratch, &table).await,
+            content(&live, &query).await,
+            content(&scratch, &query).await,
         );
         assert!(!scratch_rows.is_empty(), "{table} has rows from the demo");
         assert_eq!(live_rows.len(), scratch_rows.len(), "{table}: row count");
