@@ -177,7 +177,7 @@ impl Recommender {
         let ctx = lake.session_with(vec![(table, delta)]).await?;
         let batches = lakehouse::query(
             &ctx,
-            "SELECT country, product_id, SUM(score) AS score FROM gold.trending \
+            "SELECT country, product_id, SUM(points) AS score FROM gold.trending \
              WHERE day >= CURRENT_DATE - INTERVAL '7 days' \
              GROUP BY country, product_id ORDER BY score DESC, product_id",
         )
