@@ -290,4 +290,6 @@ cases!(
     gold_funnel,
     silver_interactions,
     gold_notifications,
+    gold_trending,
+    gold_recommendations_daily,
 );

@@ -151,7 +151,9 @@ mod tests {
                 "gold.funnel_daily",
                 "silver.interactions",
                 "silver.interactions",
-                "gold.notifications"
+                "gold.notifications",
+                "gold.trending",
+                "gold.recommendations_daily"
             ]
         );
     }
