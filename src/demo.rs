@@ -516,7 +516,8 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
     let mut shops_of_products: Vec<ShopId> = products.iter().map(|(_, shop)| *shop).collect();
     shops_of_products.sort();
     shops_of_products.dedup();
-    let visitors: Vec<(SessionId, Device, usize, [ShopId; 2])> = (0..(options.activity / 12).max(1))
+    let visitors: Vec<(SessionId, Device, usize, [ShopId; 2])> = (0..(options.activity / 12)
+        .max(1))
         .map(|_| {
             let device = *[
                 Device::Mobile,

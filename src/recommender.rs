@@ -112,7 +112,9 @@ impl TrainArgs {
                     "wishlist" => weights.wishlist = value,
                     "cart" => weights.cart = value,
                     "purchase" => weights.purchase = value,
-                    other => anyhow::bail!("unknown action '{other}' (view, wishlist, cart, purchase)"),
+                    other => {
+                        anyhow::bail!("unknown action '{other}' (view, wishlist, cart, purchase)")
+                    }
                 }
             }
         }
@@ -164,7 +166,11 @@ pub async fn run(command: ModelsCmd, lake: &Lake) -> anyhow::Result<()> {
                 "snapshot {}: {} interactions{}",
                 snapshot.id,
                 snapshot.rows,
-                if snapshot.created { "" } else { " (taken before)" }
+                if snapshot.created {
+                    ""
+                } else {
+                    " (taken before)"
+                }
             );
         }
         ModelsCmd::Train {
@@ -193,7 +199,12 @@ pub async fn run(command: ModelsCmd, lake: &Lake) -> anyhow::Result<()> {
             let run = &trained.run;
             println!(
                 "run {} on snapshot {} ({} users, {} items, {} interactions), trained in {:.1} s",
-                run.run_id, run.snapshot_id, run.users, run.items, run.interactions, run.training_seconds
+                run.run_id,
+                run.snapshot_id,
+                run.users,
+                run.items,
+                run.interactions,
+                run.training_seconds
             );
             print_metrics_header();
             print_metrics(&run.architecture, &run.metrics);
@@ -229,25 +240,36 @@ pub async fn run(command: ModelsCmd, lake: &Lake) -> anyhow::Result<()> {
                     );
                     let (bar, mut report) = training_bar(params.epochs);
                     let started = std::time::Instant::now();
-                    let model = tokio::task::block_in_place(|| prepared.train(&params, &mut report));
+                    let model =
+                        tokio::task::block_in_place(|| prepared.train(&params, &mut report));
                     let seconds = started.elapsed().as_secs_f64();
                     bar.finish_and_clear();
-                    (params.architecture.to_string(), prepared.evaluate(&model), prepared.popularity(), Some(seconds))
+                    (
+                        params.architecture.to_string(),
+                        prepared.evaluate(&model),
+                        prepared.popularity(),
+                        Some(seconds),
+                    )
                 }
                 (None, Some(run_id)) => {
                     let run = registry::run(lake, &run_id).await?;
                     let snapshot = match snapshot {
                         Some(id) => id,
-                        None => models::source::latest_snapshot(lake)
-                            .await?
-                            .context("no snapshot yet: take one with `marketplace models snapshot`")?,
+                        None => models::source::latest_snapshot(lake).await?.context(
+                            "no snapshot yet: take one with `marketplace models snapshot`",
+                        )?,
                     };
                     let run_params = run.params()?;
                     let data =
                         models::source::read_snapshot(lake, snapshot, &run_params.weights).await?;
                     let prepared = Prepared::new(data, run_params.seed)?;
                     let model = registry::load_model(lake, &run).await?;
-                    (run.run_id.clone(), prepared.evaluate(&model), prepared.popularity(), None)
+                    (
+                        run.run_id.clone(),
+                        prepared.evaluate(&model),
+                        prepared.popularity(),
+                        None,
+                    )
                 }
                 (None, None) => anyhow::bail!("give --dataset FILE or --run RUN_ID"),
             };
@@ -291,7 +313,10 @@ pub async fn run(command: ModelsCmd, lake: &Lake) -> anyhow::Result<()> {
         }
         ModelsCmd::Promote { run_id, reason } => {
             let promotion = registry::promote(lake, &run_id, &reason).await?;
-            println!("{} serves from now ({})", promotion.run_id, promotion.reason);
+            println!(
+                "{} serves from now ({})",
+                promotion.run_id, promotion.reason
+            );
         }
         ModelsCmd::Recommend { .. } => unreachable!("answered with the marketplace's state"),
     }
@@ -299,7 +324,10 @@ pub async fn run(command: ModelsCmd, lake: &Lake) -> anyhow::Result<()> {
 }
 
 fn print_metrics_header() {
-    println!("{:<28} {:>7} {:>8} {:>10}", "", "HR@10", "NDCG@10", "recall@20");
+    println!(
+        "{:<28} {:>7} {:>8} {:>10}",
+        "", "HR@10", "NDCG@10", "recall@20"
+    );
 }
 
 fn print_metrics(label: &str, m: &Metrics) {

@@ -339,8 +339,9 @@ impl AppState {
              FROM gold.recommendations_daily WHERE {}",
             range.sql()
         );
-        let rows: Vec<RecommendationStats> =
-            self.gold_rows(&["gold.recommendations_daily"], &sql).await?;
+        let rows: Vec<RecommendationStats> = self
+            .gold_rows(&["gold.recommendations_daily"], &sql)
+            .await?;
         let mut stats = rows.into_iter().next().unwrap_or_default();
         if let Some(serving) = self.recommender.serving() {
             stats.model_run = Some(serving.run.run_id.clone());

@@ -43,8 +43,7 @@ mod views;
 
 pub use analytics::{
     CategorySales, DayRange, FunnelTotals, ProductDailyRow, ProductFunnel, RecentOrder,
-    RecommendationStats,
-    SalesDayRow, Share, ShopSales, VisitStats, Visitors,
+    RecommendationStats, SalesDayRow, Share, ShopSales, VisitStats, Visitors,
 };
 pub use app::{App, AppState, StartError};
 pub use config::Config;

@@ -92,18 +92,19 @@ impl Recommended {
 
 impl Recommended {
     /// The `recommendation_shown` activity for this answer at `placement` (`None` when empty).
-    pub fn shown(
-        &self,
-        placement: &str,
-        client: domain::ClientContext,
-    ) -> Option<domain::Command> {
+    pub fn shown(&self, placement: &str, client: domain::ClientContext) -> Option<domain::Command> {
         (!self.products.is_empty()).then(|| domain::Command::RecordActivity {
             kind: domain::ActivityKind::RecommendationShown,
             details: domain::ActivityDetails {
                 recommendation: Some(domain::RecommendationContext {
                     placement: placement.to_string(),
                     source: self.source_label(),
-                    products: self.products.iter().take(domain::MAX_SHOWN).copied().collect(),
+                    products: self
+                        .products
+                        .iter()
+                        .take(domain::MAX_SHOWN)
+                        .copied()
+                        .collect(),
                 }),
                 client,
                 ..Default::default()
@@ -169,8 +170,8 @@ impl Recommender {
 
     /// Re-reads the last seven days of `gold.trending`.
     pub async fn refresh_trending(&self, lake: &Lake) -> Result<(), lakehouse::Error> {
-        let table = lakehouse::TableName::new(lakehouse::Layer::Gold, "trending")
-            .expect("a valid name");
+        let table =
+            lakehouse::TableName::new(lakehouse::Layer::Gold, "trending").expect("a valid name");
         let Some(delta) = lake.open_table(&table).await? else {
             return Ok(());
         };
@@ -239,7 +240,11 @@ impl Recommender {
             };
             if let Some(ranked) = ranked.filter(|r| !r.is_empty()) {
                 run_id = Some(serving.run.run_id.clone());
-                picked.extend(ranked.iter().filter_map(|(item, _)| serving.products[*item as usize]));
+                picked.extend(
+                    ranked
+                        .iter()
+                        .filter_map(|(item, _)| serving.products[*item as usize]),
+                );
             }
         }
         if picked.len() < limit {
@@ -328,7 +333,9 @@ impl<'a> Offerable<'a> {
 
     /// The context's category, for the cold start (the model's picks may cross categories).
     fn in_category(&self, product: &Product) -> bool {
-        self.category.as_ref().is_none_or(|c| &product.category == c)
+        self.category
+            .as_ref()
+            .is_none_or(|c| &product.category == c)
     }
 }
 
@@ -410,11 +417,17 @@ pub async fn run(app: crate::AppState, cancel: tokio_util::sync::CancellationTok
     }
 }
 
-async fn retrain_reason(lake: &Lake, policy: &RetrainPolicy) -> Result<Option<String>, models::Error> {
+async fn retrain_reason(
+    lake: &Lake,
+    policy: &RetrainPolicy,
+) -> Result<Option<String>, models::Error> {
     if !policy.enabled {
         return Ok(None);
     }
-    let Some(table) = lake.open_table(&models::source::interactions_table()).await? else {
+    let Some(table) = lake
+        .open_table(&models::source::interactions_table())
+        .await?
+    else {
         return Ok(None);
     };
     let ctx = lake
@@ -445,8 +458,7 @@ async fn retrain(app: &crate::AppState, reason: &str) {
         handle.block_on(async {
             let snapshot = models::source::take_snapshot(&lake, None).await?;
             let params = models::TrainParams::default();
-            models::registry::train_run(&lake, Some(snapshot.id), &params, true, &mut |_| {})
-                .await
+            models::registry::train_run(&lake, Some(snapshot.id), &params, true, &mut |_| {}).await
         })
     })
     .await;
@@ -486,7 +498,10 @@ mod tests {
         let old = Some((now - Duration::hours(25), 10_000));
         assert!(policy.due(old, 10_001, now).unwrap().contains("25 h old"));
         assert_eq!(policy.due(old, 10_000, now), None, "nothing new to learn");
-        let off = RetrainPolicy { enabled: false, ..policy };
+        let off = RetrainPolicy {
+            enabled: false,
+            ..policy
+        };
         assert_eq!(off.due(None, 500, now), None);
     }
 }

@@ -44,7 +44,9 @@ pub use account::{
     Account, AccountCommand, Address, Ban, Credential, NewAccount, PasswordHash,
     check_registration, normalize_email,
 };
-pub use activity::{ActivityDetails, ActivityKind, ClientContext, Device, MAX_SHOWN, RecommendationContext};
+pub use activity::{
+    ActivityDetails, ActivityKind, ClientContext, Device, MAX_SHOWN, RecommendationContext,
+};
 pub use actor::{Actor, Role};
 pub use cart::{
     Cart, CartCommand, CartLine, CartOwner, MAX_CART_LINES, MAX_QUANTITY, VISITOR_CART_DAYS,

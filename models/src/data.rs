@@ -196,8 +196,18 @@ mod tests {
         assert_eq!(
             set.rows,
             [
-                Interaction { user: 0, item: 1, weight: 1.0, at: 9 },
-                Interaction { user: 1, item: 0, weight: 0.1, at: 5 },
+                Interaction {
+                    user: 0,
+                    item: 1,
+                    weight: 1.0,
+                    at: 9
+                },
+                Interaction {
+                    user: 1,
+                    item: 0,
+                    weight: 0.1,
+                    at: 5
+                },
             ]
         );
     }
@@ -215,6 +225,8 @@ mod tests {
         assert_eq!(split.holdout.len(), 1);
         assert_eq!(set.items[split.holdout[0].item as usize], "y");
         assert_eq!(split.train.len(), 3);
-        assert!(split.seen.contains(0, 1) && split.seen.contains(1, 0) && !split.seen.contains(1, 1));
+        assert!(
+            split.seen.contains(0, 1) && split.seen.contains(1, 0) && !split.seen.contains(1, 1)
+        );
     }
 }

@@ -132,7 +132,11 @@ fn full_catalog_recall(split: &Split, holdout: &Holdout, scorer: &dyn Scorer, k:
 /// The expected hit (position < k) and DCG of an item scored `target` among `others`, with ties
 /// placed uniformly at random.
 pub fn expected_hit_and_gain(target: f32, others: &[f32], k: usize) -> (f64, f64) {
-    let target = if target.is_nan() { f32::NEG_INFINITY } else { target };
+    let target = if target.is_nan() {
+        f32::NEG_INFINITY
+    } else {
+        target
+    };
     let greater = others.iter().filter(|s| **s > target).count();
     let ties = others.iter().filter(|s| **s == target).count();
     let (mut hit, mut gain) = (0.0, 0.0);
@@ -177,8 +181,19 @@ mod tests {
     #[test]
     fn a_tiny_catalog_scored_by_hand() {
         // Twelve items; u0 trained on 0 and 1 and holds out 2, u1 trained on 5 and holds out 11.
-        let row = |user, item, at| Interaction { user, item, weight: 1.0, at };
-        let rows = [row(0, 0, 0), row(0, 1, 1), row(0, 2, 2), row(1, 5, 1), row(1, 11, 2)];
+        let row = |user, item, at| Interaction {
+            user,
+            item,
+            weight: 1.0,
+            at,
+        };
+        let rows = [
+            row(0, 0, 0),
+            row(0, 1, 1),
+            row(0, 2, 2),
+            row(1, 5, 1),
+            row(1, 11, 2),
+        ];
         let split = Split {
             users: 2,
             items: 12,
@@ -192,7 +207,12 @@ mod tests {
         assert_eq!(holdout.cases[0].negatives.len(), 9);
         assert_eq!(holdout.cases[1].negatives.len(), 10);
         for case in &holdout.cases {
-            assert!(!case.negatives.iter().any(|n| split.seen.contains(case.held_out.user, *n)));
+            assert!(
+                !case
+                    .negatives
+                    .iter()
+                    .any(|n| split.seen.contains(case.held_out.user, *n))
+            );
         }
         // Scores: the item's number, so u1's held-out i02 ranks below i03..i11 (tenth of ten
         // candidates: hit, DCG 1/log2(11)); u2's i11 ranks first (DCG 1).

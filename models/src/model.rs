@@ -231,14 +231,22 @@ impl Model {
         item: u32,
         (a, b): &mut (Vec<f32>, Vec<f32>),
     ) -> f32 {
-        let gmf = dot(query, Self::row(&self.embeddings.item_gmf, self.header.gmf_dim, item));
+        let gmf = dot(
+            query,
+            Self::row(&self.embeddings.item_gmf, self.header.gmf_dim, item),
+        );
         let Some(out) = &self.header.output else {
             return gmf;
         };
         let first = &self.header.layers[0];
         let item_half = Self::row(&self.item_first_layer, first.outputs, item);
         a.clear();
-        a.extend(user_half.iter().zip(item_half).map(|(u, i)| (u + i).max(0.0)));
+        a.extend(
+            user_half
+                .iter()
+                .zip(item_half)
+                .map(|(u, i)| (u + i).max(0.0)),
+        );
         for layer in &self.header.layers[1..] {
             b.clear();
             b.extend_from_slice(&layer.bias);
@@ -296,7 +304,12 @@ impl Model {
     }
 
     /// Items whose GMF factors point the same way as `item`'s (cosine), most similar first.
-    pub fn similar_items(&self, item: u32, n: usize, allowed: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+    pub fn similar_items(
+        &self,
+        item: u32,
+        n: usize,
+        allowed: impl Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
         let d = self.header.gmf_dim;
         let target = Self::row(&self.embeddings.item_gmf, d, item);
         let norm = dot(target, target).sqrt().max(f32::EPSILON);
@@ -305,7 +318,8 @@ impl Model {
             if other as u32 == item {
                 continue;
             }
-            let cosine = dot(target, factors) / (norm * dot(factors, factors).sqrt().max(f32::EPSILON));
+            let cosine =
+                dot(target, factors) / (norm * dot(factors, factors).sqrt().max(f32::EPSILON));
             if best.admits(cosine) && allowed(other as u32) {
                 best.push(other as u32, cosine);
             }
@@ -338,7 +352,9 @@ impl Model {
         }
         let header_len = cursor.u64().ok_or_else(|| bad("truncated header"))? as usize;
         let header: Header = serde_json::from_slice(
-            cursor.take(header_len).ok_or_else(|| bad("truncated header"))?,
+            cursor
+                .take(header_len)
+                .ok_or_else(|| bad("truncated header"))?,
         )
         .map_err(|e| Error::Artifact(format!("header: {e}")))?;
         let mut next = || -> Result<Vec<f32>, Error> {
@@ -361,7 +377,9 @@ impl Model {
         for layer in header.layers.iter_mut().chain(header.output.as_mut()) {
             layer.weight = next()?;
             layer.bias = next()?;
-            if layer.weight.len() != layer.inputs * layer.outputs || layer.bias.len() != layer.outputs {
+            if layer.weight.len() != layer.inputs * layer.outputs
+                || layer.bias.len() != layer.outputs
+            {
                 return Err(bad("a layer's weights do not match its shape"));
             }
         }
@@ -404,7 +422,8 @@ impl<'a> Cursor<'a> {
     }
 
     fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().expect("eight bytes")))
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("eight bytes")))
     }
 }
 
@@ -433,7 +452,10 @@ fn quantize(rows: &[f32], dim: usize) -> (Vec<i16>, Vec<f32>) {
     for row in rows.chunks_exact(dim.max(1)) {
         let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
         let scale = if max > 0.0 { max / Q_MAX } else { 1.0 };
-        out.extend(row.iter().map(|x| (x / scale).round().clamp(-Q_MAX, Q_MAX) as i16));
+        out.extend(
+            row.iter()
+                .map(|x| (x / scale).round().clamp(-Q_MAX, Q_MAX) as i16),
+        );
         scales.push(scale);
     }
     (out, scales)
@@ -446,9 +468,11 @@ fn dot_q(a: &[i16], b: &[i16]) -> i32 {
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        let (x, y): (&[i16; 16], &[i16; 16]) = (x.try_into().expect("16"), y.try_into().expect("16"));
+        let (x, y): (&[i16; 16], &[i16; 16]) =
+            (x.try_into().expect("16"), y.try_into().expect("16"));
         for k in 0..8 {
-            lanes[k] += x[2 * k] as i32 * y[2 * k] as i32 + x[2 * k + 1] as i32 * y[2 * k + 1] as i32;
+            lanes[k] +=
+                x[2 * k] as i32 * y[2 * k] as i32 + x[2 * k + 1] as i32 * y[2 * k + 1] as i32;
         }
     }
     let tail: i32 = ra.iter().zip(rb).map(|(x, y)| *x as i32 * *y as i32).sum();
@@ -488,8 +512,7 @@ impl TopK {
 
     fn admits(&self, score: f32) -> bool {
         self.k > 0
-            && (self.heap.len() < self.k
-                || self.heap.peek().is_some_and(|min| score > min.0.0))
+            && (self.heap.len() < self.k || self.heap.peek().is_some_and(|min| score > min.0.0))
     }
 
     fn push(&mut self, item: u32, score: f32) {
@@ -515,18 +538,45 @@ mod tests {
         let embeddings = Embeddings {
             user_gmf: vec![1.0, 0.0, 0.0, 1.0],
             item_gmf: vec![0.9, 0.1, 0.1, 0.9, 0.5, 0.5, -1.0, 0.0],
-            user_mlp: if architecture == Architecture::Mf { vec![] } else { vec![1.0, 0.0, 0.0, 1.0] },
-            item_mlp: if architecture == Architecture::Mf { vec![] } else { vec![0.0; 8] },
+            user_mlp: if architecture == Architecture::Mf {
+                vec![]
+            } else {
+                vec![1.0, 0.0, 0.0, 1.0]
+            },
+            item_mlp: if architecture == Architecture::Mf {
+                vec![]
+            } else {
+                vec![0.0; 8]
+            },
         };
         let (layers, output, mlp_dim) = match architecture {
             Architecture::Mf => (vec![], None, 0),
             Architecture::Neumf => (
-                vec![Dense { inputs: 4, outputs: 2, weight: vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], bias: vec![0.0, 0.0] }],
-                Some(Dense { inputs: 4, outputs: 1, weight: vec![1.0, 1.0, 0.5, -0.5], bias: vec![0.25] }),
+                vec![Dense {
+                    inputs: 4,
+                    outputs: 2,
+                    weight: vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+                    bias: vec![0.0, 0.0],
+                }],
+                Some(Dense {
+                    inputs: 4,
+                    outputs: 1,
+                    weight: vec![1.0, 1.0, 0.5, -0.5],
+                    bias: vec![0.25],
+                }),
                 2,
             ),
         };
-        Model::new(architecture, vec!["a".into(), "b".into()], (0..4).map(|i| format!("p{i}")).collect(), 2, mlp_dim, embeddings, layers, output)
+        Model::new(
+            architecture,
+            vec!["a".into(), "b".into()],
+            (0..4).map(|i| format!("p{i}")).collect(),
+            2,
+            mlp_dim,
+            embeddings,
+            layers,
+            output,
+        )
     }
 
     #[test]

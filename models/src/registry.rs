@@ -294,10 +294,8 @@ pub async fn promotions(lake: &Lake) -> Result<Vec<Promotion>> {
         .into_iter()
         .map(|row| Promotion {
             run_id: row["run_id"].as_str().unwrap_or_default().to_string(),
-            promoted_at: DateTime::from_timestamp_micros(
-                row["promoted_at"].as_i64().unwrap_or(0),
-            )
-            .unwrap_or_default(),
+            promoted_at: DateTime::from_timestamp_micros(row["promoted_at"].as_i64().unwrap_or(0))
+                .unwrap_or_default(),
             reason: row["reason"].as_str().unwrap_or_default().to_string(),
         })
         .collect())
@@ -430,8 +428,17 @@ mod tests {
     #[test]
     fn promotion_needs_a_better_ranking_without_fewer_hits() {
         assert!(beats(&metrics(0.7, 0.42), &metrics(0.7, 0.41)));
-        assert!(!beats(&metrics(0.7, 0.41), &metrics(0.7, 0.41)), "a tie keeps what serves");
-        assert!(!beats(&metrics(0.69, 0.45), &metrics(0.7, 0.41)), "fewer hits");
-        assert!(!beats(&metrics(0.8, 0.40), &metrics(0.7, 0.41)), "a worse ranking");
+        assert!(
+            !beats(&metrics(0.7, 0.41), &metrics(0.7, 0.41)),
+            "a tie keeps what serves"
+        );
+        assert!(
+            !beats(&metrics(0.69, 0.45), &metrics(0.7, 0.41)),
+            "fewer hits"
+        );
+        assert!(
+            !beats(&metrics(0.8, 0.40), &metrics(0.7, 0.41)),
+            "a worse ranking"
+        );
     }
 }

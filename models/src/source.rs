@@ -44,7 +44,11 @@ pub async fn take_snapshot(lake: &Lake, version: Option<u64>) -> Result<Snapshot
     }
     let id = table.version().unwrap_or(0) as u64;
     if let Some(rows) = snapshot_rows(lake, id).await? {
-        return Ok(Snapshot { id, rows, created: false });
+        return Ok(Snapshot {
+            id,
+            rows,
+            created: false,
+        });
     }
     let ctx = lake.session_with(vec![(source, table)]).await?;
     let batches = lakehouse::query(
@@ -64,38 +68,51 @@ pub async fn take_snapshot(lake: &Lake, version: Option<u64>) -> Result<Snapshot
     }
     let target = snapshots_table();
     let schema = batches[0].schema();
-    let table = lake.open_or_create(&target, schema, &["snapshot_id"]).await?;
+    let table = lake
+        .open_or_create(&target, schema, &["snapshot_id"])
+        .await?;
     table
         .write(batches)
         .with_partition_columns(["snapshot_id"])
         .await
         .map_err(|e| lakehouse::Error::delta(&target, e))?;
-    Ok(Snapshot { id, rows: rows as u64, created: true })
+    Ok(Snapshot {
+        id,
+        rows: rows as u64,
+        created: true,
+    })
 }
 
-/// Rows of snapshot `id`, or `None` if it was never taken.
-pub async fn snapshot_rows(lake: &Lake, id: u64) -> Result<Option<u64>> {
+/// `sql` over `gold.model_snapshots`, or `None` before the first snapshot.
+async fn ask_snapshots(lake: &Lake, sql: &str) -> Result<Option<Vec<RecordBatch>>> {
     let Some(table) = lake.open_table(&snapshots_table()).await? else {
         return Ok(None);
     };
     let ctx = lake.session_with(vec![(snapshots_table(), table)]).await?;
-    let batches = lakehouse::query(
-        &ctx,
+    Ok(Some(lakehouse::query(&ctx, sql).await?))
+}
+
+/// Rows of snapshot `id`, or `None` if it was never taken.
+pub async fn snapshot_rows(lake: &Lake, id: u64) -> Result<Option<u64>> {
+    let Some(batches) = ask_snapshots(
+        lake,
         &format!("SELECT count(*) AS n FROM gold.model_snapshots WHERE snapshot_id = {id}"),
     )
-    .await?;
+    .await?
+    else {
+        return Ok(None);
+    };
     let n = int64s(batches[0].column(0))?.value(0) as u64;
     Ok((n > 0).then_some(n))
 }
 
 /// The newest snapshot's id, if any.
 pub async fn latest_snapshot(lake: &Lake) -> Result<Option<u64>> {
-    let Some(table) = lake.open_table(&snapshots_table()).await? else {
+    let Some(batches) =
+        ask_snapshots(lake, "SELECT max(snapshot_id) FROM gold.model_snapshots").await?
+    else {
         return Ok(None);
     };
-    let ctx = lake.session_with(vec![(snapshots_table(), table)]).await?;
-    let batches =
-        lakehouse::query(&ctx, "SELECT max(snapshot_id) FROM gold.model_snapshots").await?;
     let ids = int64s(batches[0].column(0))?;
     Ok((!ids.is_null(0)).then(|| ids.value(0) as u64))
 }
@@ -106,19 +123,15 @@ pub async fn read_snapshot(
     id: u64,
     weights: &InteractionWeights,
 ) -> Result<Interactions> {
-    let table = lake
-        .open_table(&snapshots_table())
-        .await?
-        .ok_or(Error::NoSuchSnapshot(id))?;
-    let ctx = lake.session_with(vec![(snapshots_table(), table)]).await?;
-    let batches = lakehouse::query(
-        &ctx,
+    let batches = ask_snapshots(
+        lake,
         &format!(
             "SELECT user_id, product_id, action, CAST(at AS BIGINT) AS at \
              FROM gold.model_snapshots WHERE snapshot_id = {id}"
         ),
     )
-    .await?;
+    .await?
+    .ok_or(Error::NoSuchSnapshot(id))?;
     let mut actions = Vec::new();
     for batch in &batches {
         let (users, items, kinds, times) = (
@@ -177,7 +190,9 @@ pub async fn read_file(path: &Path) -> Result<Interactions> {
         .map(|f| f.name().clone())
         .collect();
     let find = |wanted: &[&str], what: &str| -> Result<Option<String>> {
-        let found = fields.iter().find(|f| wanted.contains(&f.to_ascii_lowercase().as_str()));
+        let found = fields
+            .iter()
+            .find(|f| wanted.contains(&f.to_ascii_lowercase().as_str()));
         match (found, what) {
             (Some(f), _) => Ok(Some(f.clone())),
             (None, "weight") => Ok(None),
@@ -217,7 +232,11 @@ pub async fn read_file(path: &Path) -> Result<Interactions> {
                     actions.len() + 1
                 )));
             }
-            let w = if weights.is_null(row) { 1.0 } else { weights.value(row) };
+            let w = if weights.is_null(row) {
+                1.0
+            } else {
+                weights.value(row)
+            };
             if !(w > 0.0 && w <= 1.0) {
                 return Err(Error::Dataset(format!(
                     "{name}: weight {w} of row {} is not in (0, 1]",
@@ -240,15 +259,27 @@ pub async fn read_file(path: &Path) -> Result<Interactions> {
 
 fn strings(column: &dyn Array) -> Result<StringArray> {
     let utf8 = cast(column, &DataType::Utf8).map_err(|e| Error::Dataset(e.to_string()))?;
-    Ok(utf8.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone())
+    Ok(utf8
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8")
+        .clone())
 }
 
 fn int64s(column: &dyn Array) -> Result<Int64Array> {
     let ints = cast(column, &DataType::Int64).map_err(|e| Error::Dataset(e.to_string()))?;
-    Ok(ints.as_any().downcast_ref::<Int64Array>().expect("cast to Int64").clone())
+    Ok(ints
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("cast to Int64")
+        .clone())
 }
 
 fn float32s(column: &dyn Array) -> Result<Float32Array> {
     let floats = cast(column, &DataType::Float32).map_err(|e| Error::Dataset(e.to_string()))?;
-    Ok(floats.as_any().downcast_ref::<Float32Array>().expect("cast to Float32").clone())
+    Ok(floats
+        .as_any()
+        .downcast_ref::<Float32Array>()
+        .expect("cast to Float32")
+        .clone())
 }

@@ -148,7 +148,10 @@ impl Towers {
             return gmf.sum_dim(1);
         };
         let mut h = Tensor::cat(
-            vec![user_mlp.expect("neumf has mlp rows"), item_mlp.expect("neumf has mlp rows")],
+            vec![
+                user_mlp.expect("neumf has mlp rows"),
+                item_mlp.expect("neumf has mlp rows"),
+            ],
             1,
         );
         for layer in &self.layers {
@@ -162,7 +165,12 @@ impl Towers {
         Dense {
             inputs,
             outputs,
-            weight: linear.weight.val().into_data().try_into_vec::<f32>().expect("f32 weights"),
+            weight: linear
+                .weight
+                .val()
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 weights"),
             bias: linear
                 .bias
                 .as_ref()
@@ -224,13 +232,17 @@ impl Table {
             if self.slot[r] == u32::MAX {
                 self.slot[r] = self.touched.len() as u32;
                 self.touched.push(r as u32);
-                self.gradient.extend_from_slice(&self.weights[r * d..(r + 1) * d]);
+                self.gradient
+                    .extend_from_slice(&self.weights[r * d..(r + 1) * d]);
                 self.gradient[self.slot[r] as usize * d..][..d]
                     .iter_mut()
                     .for_each(|g| *g *= l2);
             }
             let s = self.slot[r] as usize;
-            for (g, x) in self.gradient[s * d..(s + 1) * d].iter_mut().zip(&grad[k * d..(k + 1) * d]) {
+            for (g, x) in self.gradient[s * d..(s + 1) * d]
+                .iter_mut()
+                .zip(&grad[k * d..(k + 1) * d])
+            {
                 *g += x;
             }
         }
@@ -256,7 +268,10 @@ impl Table {
 }
 
 fn values(tensor: Tensor<2>) -> Vec<f32> {
-    tensor.into_data().try_into_vec::<f32>().expect("f32 tensors")
+    tensor
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 tensors")
 }
 
 /// Trains on `split.train`; `progress` hears after every batch.
@@ -304,7 +319,13 @@ pub fn train(
             let label: Vec<f32> = chunk.iter().map(|s| s.label).collect();
             let confidence: Vec<f32> = chunk
                 .iter()
-                .map(|s| if s.label > 0.0 { s.weight / mean_weight } else { 1.0 })
+                .map(|s| {
+                    if s.label > 0.0 {
+                        s.weight / mean_weight
+                    } else {
+                        1.0
+                    }
+                })
                 .collect();
             let leaves = [
                 tables[0].gather(&user_rows, &device),
@@ -334,8 +355,15 @@ pub fn train(
             let lr = params.learning_rate as f32;
             let all_leaves = leaves.iter().chain(mlp_leaves.iter().flatten());
             for (index, leaf) in all_leaves.enumerate() {
-                let grad = values(leaf.grad(&grads).expect("every leaf takes part in the loss"));
-                let rows = if index % 2 == 0 { &user_rows } else { &item_rows };
+                let grad = values(
+                    leaf.grad(&grads)
+                        .expect("every leaf takes part in the loss"),
+                );
+                let rows = if index % 2 == 0 {
+                    &user_rows
+                } else {
+                    &item_rows
+                };
                 tables[index].update(rows, &grad, step, lr, params.l2);
             }
             if neumf {
@@ -438,7 +466,12 @@ mod tests {
             let base = if user < 20 { 0 } else { 10 };
             for k in 0..6u32 {
                 let item = base + (user + k * 3) % 10;
-                actions.push((format!("u{user:02}"), format!("i{item:02}"), 1.0, (k * 10 + user) as i64));
+                actions.push((
+                    format!("u{user:02}"),
+                    format!("i{item:02}"),
+                    1.0,
+                    (k * 10 + user) as i64,
+                ));
             }
         }
         Interactions::from_actions(actions)
@@ -482,7 +515,12 @@ mod tests {
         for (k, (u, i)) in users.iter().zip(&items).enumerate() {
             let mut score = [0.0];
             model.score(*u, &[*i], &mut score);
-            assert!((score[0] - burn[k]).abs() < 1e-5, "{} vs {}", score[0], burn[k]);
+            assert!(
+                (score[0] - burn[k]).abs() < 1e-5,
+                "{} vs {}",
+                score[0],
+                burn[k]
+            );
         }
     }
 
@@ -493,17 +531,24 @@ mod tests {
             let params = quick(architecture);
             let first = prepared.evaluate(&prepared.train(&params, &mut |_| {}));
             let again = prepared.evaluate(&prepared.train(&params, &mut |_| {}));
-            assert_eq!(first, again, "{architecture}: same snapshot and seed, same metrics");
-            let other = prepared.evaluate(&prepared.train(
-                &TrainParams { seed: 99, ..params },
-                &mut |_| {},
-            ));
-            assert_ne!(first, other, "{architecture}: another seed trains another model");
+            assert_eq!(
+                first, again,
+                "{architecture}: same snapshot and seed, same metrics"
+            );
+            let other = prepared
+                .evaluate(&prepared.train(&TrainParams { seed: 99, ..params }, &mut |_| {}));
+            assert_ne!(
+                first, other,
+                "{architecture}: another seed trains another model"
+            );
             // Every held-out item is among the user's taste's ten: a learned model ranks it
             // high; popularity (all items alike here) cannot.
             let popularity = prepared.popularity();
             assert!(first.hr_at_10 > 0.9, "{architecture}: {first:?}");
-            assert!(first.ndcg_at_10 > popularity.ndcg_at_10 + 0.2, "{architecture}: {first:?} vs {popularity:?}");
+            assert!(
+                first.ndcg_at_10 > popularity.ndcg_at_10 + 0.2,
+                "{architecture}: {first:?} vs {popularity:?}"
+            );
         }
     }
 }

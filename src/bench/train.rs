@@ -4,8 +4,8 @@
 //! installed; and top-10 serving latency over 100,000 products.
 
 use super::{Figure, figure, print};
-use models::data::Interactions;
 use models::TrainParams;
+use models::data::Interactions;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
@@ -26,7 +26,12 @@ fn synthetic(users: usize, items: usize, interactions: usize, seed: u64) -> Inte
         } else {
             skewed(&mut rng, items)
         };
-        (format!("u{user}"), format!("i{}", item.min(items - 1)), 1.0, n as i64)
+        (
+            format!("u{user}"),
+            format!("i{}", item.min(items - 1)),
+            1.0,
+            n as i64,
+        )
     });
     Interactions::from_actions(actions.collect::<Vec<_>>())
 }
@@ -53,7 +58,13 @@ fn epoch_time(data: &Interactions, params: &TrainParams) -> (f64, f64, models::M
 
 /// The same model in PyTorch on data of the same shape: `None` when PyTorch is not installed
 /// (`MARKETPLACE_TORCH_PYTHON` names the interpreter; `python3` by default).
-fn pytorch(users: usize, items: usize, interactions: usize, params: &TrainParams, epochs: usize) -> Option<f64> {
+fn pytorch(
+    users: usize,
+    items: usize,
+    interactions: usize,
+    params: &TrainParams,
+    epochs: usize,
+) -> Option<f64> {
     let python = std::env::var("MARKETPLACE_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = std::env::temp_dir().join("marketplace-neumf-torch.py");
     std::fs::write(&script, include_str!("neumf_torch.py")).ok()?;
@@ -68,7 +79,10 @@ fn pytorch(users: usize, items: usize, interactions: usize, params: &TrainParams
     if !output.status.success() {
         eprintln!(
             "(no PyTorch reference: {})",
-            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("python3 failed")
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or("python3 failed")
         );
         return None;
     }
@@ -76,7 +90,12 @@ fn pytorch(users: usize, items: usize, interactions: usize, params: &TrainParams
     line["samples_per_s"].as_f64()
 }
 
-pub async fn bench(json: bool, users: usize, items: usize, interactions: usize) -> anyhow::Result<()> {
+pub async fn bench(
+    json: bool,
+    users: usize,
+    items: usize,
+    interactions: usize,
+) -> anyhow::Result<()> {
     let params = TrainParams {
         epochs: 2,
         ..TrainParams::default()
@@ -99,7 +118,12 @@ pub async fn bench(json: bool, users: usize, items: usize, interactions: usize) 
         eprintln!("training the same NeuMF in PyTorch…");
         let reference = tokio::task::block_in_place(|| pytorch(u, i, rows, &params, 2));
         figures.push(figure(format!("{label}: epoch"), seconds, "s", None));
-        figures.push(figure(format!("{label}: training"), rate, "samples/s", reference));
+        figures.push(figure(
+            format!("{label}: training"),
+            rate,
+            "samples/s",
+            reference,
+        ));
         if name == "large" {
             serving(&model, &mut figures);
         }
@@ -124,6 +148,16 @@ fn serving(model: &models::Model, figures: &mut Vec<Figure>) {
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     let products = model.item_count();
-    figures.push(figure(format!("top-10 over {products} products, p50"), at(0.50), "ms", None));
-    figures.push(figure(format!("top-10 over {products} products, p99"), at(0.99), "ms", None));
+    figures.push(figure(
+        format!("top-10 over {products} products, p50"),
+        at(0.50),
+        "ms",
+        None,
+    ));
+    figures.push(figure(
+        format!("top-10 over {products} products, p99"),
+        at(0.99),
+        "ms",
+        None,
+    ));
 }

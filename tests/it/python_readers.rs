@@ -9,6 +9,29 @@ use std::process::Command;
 /// Whether python3 has every one of `packages` (import names; pip names differ only by `_`/`-`).
 /// In CI (`MARKETPLACE_REQUIRE_SERVERS`) a missing package fails the test; elsewhere the test
 /// says it was skipped and how to run it.
+/// Executes `notebooks/<name>` with Jupyter's own executor (`nbclient`) and `env`; it must
+/// succeed.
+pub(crate) fn run_notebook(name: &str, env: &[(&str, std::ffi::OsString)]) {
+    let notebook = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("notebooks")
+        .join(name);
+    let run = "import sys, nbformat\n\
+               from nbclient import NotebookClient\n\
+               nb = nbformat.read(sys.argv[1], as_version=4)\n\
+               NotebookClient(nb, timeout=300, kernel_name='python3').execute()";
+    let output = Command::new("python3")
+        .args(["-c", run])
+        .arg(&notebook)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub(crate) fn python_has(packages: &[&str]) -> bool {
     let ready = Command::new("python3")
         .args(["-c", &format!("import {}", packages.join(", "))])
@@ -166,25 +189,17 @@ async fn the_analysts_notebook_reproduces_the_dashboard() {
     let dashboard = dashboard.json();
 
     let figures = demo.path().join("figures.json");
-    let notebook =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks/explore_lakehouse.ipynb");
-    let run = "import sys, nbformat\n\
-               from nbclient import NotebookClient\n\
-               nb = nbformat.read(sys.argv[1], as_version=4)\n\
-               NotebookClient(nb, timeout=300, kernel_name='python3').execute()";
-    let output = Command::new("python3")
-        .args(["-c", run])
-        .arg(&notebook)
-        .env("MARKETPLACE_LAKE", demo.path().join("lake"))
-        .env("FROM", from.to_string())
-        .env("TO", to.to_string())
-        .env("NOTEBOOK_FIGURES", &figures)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "the notebook failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    run_notebook(
+        "explore_lakehouse.ipynb",
+        &[
+            (
+                "MARKETPLACE_LAKE",
+                demo.path().join("lake").into_os_string(),
+            ),
+            ("FROM", from.to_string().into()),
+            ("TO", to.to_string().into()),
+            ("NOTEBOOK_FIGURES", figures.clone().into_os_string()),
+        ],
     );
     let notebook: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&figures).unwrap()).unwrap();

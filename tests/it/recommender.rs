@@ -47,11 +47,20 @@ fn movielens_100k() -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn movielens_100k_meets_the_quality_floor_under_the_ncf_protocol() {
     let data = models::source::read_file(&movielens_100k()).await.unwrap();
-    assert_eq!((data.user_count(), data.item_count(), data.rows.len()), (943, 1682, 100_000));
+    assert_eq!(
+        (data.user_count(), data.item_count(), data.rows.len()),
+        (943, 1682, 100_000)
+    );
     let params = TrainParams::default();
     let prepared = Prepared::new(data, params.seed).unwrap();
     assert_eq!(prepared.holdout.cases.len(), 943);
-    assert!(prepared.holdout.cases.iter().all(|c| c.negatives.len() == 99));
+    assert!(
+        prepared
+            .holdout
+            .cases
+            .iter()
+            .all(|c| c.negatives.len() == 99)
+    );
     let model = prepared.train(&params, &mut |_| {});
     let neumf = prepared.evaluate(&model);
     let popularity = prepared.popularity();
@@ -60,7 +69,10 @@ async fn movielens_100k_meets_the_quality_floor_under_the_ncf_protocol() {
     // 7); popularity 0.399 / 0.225. (The issue's goal, 0.68 / 0.40, is not reached yet.)
     assert!(neumf.hr_at_10 >= 0.62, "HR@10 {neumf:?}");
     assert!(neumf.ndcg_at_10 >= 0.36, "NDCG@10 {neumf:?}");
-    assert!(neumf.hr_at_10 > popularity.hr_at_10 + 0.2, "{neumf:?} vs {popularity:?}");
+    assert!(
+        neumf.hr_at_10 > popularity.hr_at_10 + 0.2,
+        "{neumf:?} vs {popularity:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,7 +83,11 @@ async fn snapshots_reproduce_runs_and_promotion_keeps_the_better_model_until_rol
     let snapshot = models::source::take_snapshot(&lake, None).await.unwrap();
     assert!(snapshot.created && snapshot.rows > 1000, "{snapshot:?}");
     let again = models::source::take_snapshot(&lake, None).await.unwrap();
-    assert_eq!((again.id, again.created), (snapshot.id, false), "a version is frozen once");
+    assert_eq!(
+        (again.id, again.created),
+        (snapshot.id, false),
+        "a version is frozen once"
+    );
 
     let params = TrainParams {
         epochs: 4,
@@ -80,7 +96,10 @@ async fn snapshots_reproduce_runs_and_promotion_keeps_the_better_model_until_rol
     let first = registry::train_run(&lake, Some(snapshot.id), &params, true, &mut |_| {})
         .await
         .unwrap();
-    assert_eq!(first.promoted.as_deref(), Some("automatic: the first model"));
+    assert_eq!(
+        first.promoted.as_deref(),
+        Some("automatic: the first model")
+    );
     assert!(first.serving.is_none());
     // The same snapshot and seed train the same model: the same metrics, so it does not beat
     // what serves (itself, in effect) and is not promoted.
@@ -90,7 +109,10 @@ async fn snapshots_reproduce_runs_and_promotion_keeps_the_better_model_until_rol
     assert_eq!(second.run.metrics, first.run.metrics);
     let (serving_id, serving_metrics) = second.serving.clone().unwrap();
     assert_eq!(serving_id, first.run.run_id);
-    assert_eq!(serving_metrics, first.run.metrics, "the serving model on the same holdout");
+    assert_eq!(
+        serving_metrics, first.run.metrics,
+        "the serving model on the same holdout"
+    );
     assert!(second.promoted.is_none(), "a tie keeps what serves");
     // The registry has both runs, newest first, with the snapshot and parameters.
     let runs = registry::runs(&lake).await.unwrap();
@@ -121,25 +143,53 @@ async fn snapshots_reproduce_runs_and_promotion_keeps_the_better_model_until_rol
         })
         .expect("the model knows a demo account");
     let login = t
-        .post_json("/api/auth/login", json!({"email": email, "password": "demo-password"}))
+        .post_json(
+            "/api/auth/login",
+            json!({"email": email, "password": "demo-password"}),
+        )
         .await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     let shopper = login.json()["access_token"].as_str().unwrap().to_string();
     let answer = |body: Value| body["model_run"].as_str().map(str::to_string);
-    let asked = t.call(Method::GET, "/api/recommendations?limit=5", Some(&shopper), None).await;
+    let asked = t
+        .call(
+            Method::GET,
+            "/api/recommendations?limit=5",
+            Some(&shopper),
+            None,
+        )
+        .await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
     assert_eq!(asked.json()["source"], "model");
     assert_eq!(answer(asked.json()), Some(first.run.run_id.clone()));
     assert_eq!(asked.json()["products"].as_array().unwrap().len(), 5);
-    registry::promote(&lake, &second.run.run_id, "by hand").await.unwrap();
+    registry::promote(&lake, &second.run.run_id, "by hand")
+        .await
+        .unwrap();
     t.app.recommender.refresh_model(&t.app.lake).await.unwrap();
     assert_eq!(serving(), second.run.run_id, "swapped without a restart");
-    let asked = t.call(Method::GET, "/api/recommendations?limit=5", Some(&shopper), None).await;
+    let asked = t
+        .call(
+            Method::GET,
+            "/api/recommendations?limit=5",
+            Some(&shopper),
+            None,
+        )
+        .await;
     assert_eq!(answer(asked.json()), Some(second.run.run_id.clone()));
     // Rollback: promote the older run again.
-    registry::promote(&lake, &first.run.run_id, "rollback").await.unwrap();
+    registry::promote(&lake, &first.run.run_id, "rollback")
+        .await
+        .unwrap();
     t.app.recommender.refresh_model(&t.app.lake).await.unwrap();
-    let asked = t.call(Method::GET, "/api/recommendations?limit=5", Some(&shopper), None).await;
+    let asked = t
+        .call(
+            Method::GET,
+            "/api/recommendations?limit=5",
+            Some(&shopper),
+            None,
+        )
+        .await;
     assert_eq!(answer(asked.json()), Some(first.run.run_id.clone()));
     assert_eq!(
         registry::serving(&lake).await.unwrap().unwrap().0.reason,
@@ -208,7 +258,12 @@ async fn product(t: &TestApp, shop: domain::ShopId, title: &str, stock: u32) -> 
 
 async fn ask(t: &TestApp, token: Option<&str>, query: &str) -> Value {
     let response = t
-        .call(Method::GET, &format!("/api/recommendations{query}"), token, None)
+        .call(
+            Method::GET,
+            &format!("/api/recommendations{query}"),
+            token,
+            None,
+        )
         .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     response.json()
@@ -232,7 +287,12 @@ async fn recommendations_leave_out_what_cannot_be_offered_and_fall_back_to_trend
     let sold_out = product(&t, potter_shop, "Sold Out Jug", 0).await;
     let gone = product(&t, potter_shop, "Deleted Vase", 3).await;
     let deleted = t
-        .call(Method::DELETE, &format!("/api/seller/products/{gone}"), Some(&potter.token), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/seller/products/{gone}"),
+            Some(&potter.token),
+            None,
+        )
         .await;
     assert!(deleted.status.is_success(), "{}", deleted.body);
     let (shopper, address) = shopper_with_address(&t, "buyer@example.com").await;
@@ -244,18 +304,33 @@ async fn recommendations_leave_out_what_cannot_be_offered_and_fall_back_to_trend
     let stranger = t.user("new@example.com", Role::Shopper).await;
 
     // The model ranks every product the same way for the buyer and the Clay seller.
-    let ranked = [catalog.book, catalog.mug, catalog.draft, sold_out, gone, bowl];
+    let ranked = [
+        catalog.book,
+        catalog.mug,
+        catalog.draft,
+        sold_out,
+        gone,
+        bowl,
+    ];
     let (run, model) = ranking(&[shopper.id.0.to_string(), clay_id.0.to_string()], &ranked);
     t.app.recommender.serve(run, model);
     // The buyer: not the book they bought, the draft, the sold-out jug or the deleted vase.
     let mine = ask(&t, Some(&shopper.token), "?limit=10").await;
-    assert_eq!((mine["source"].as_str(), mine["model_run"].as_str()), (Some("model"), Some("hand-made")));
+    assert_eq!(
+        (mine["source"].as_str(), mine["model_run"].as_str()),
+        (Some("model"), Some("hand-made"))
+    );
     assert_eq!(titles(&mine), ["Blue <b>Mug</b>", "Green Bowl"]);
     // The seller: nothing from their own shop.
     let sellers = ask(&t, Some(&clay), "?limit=10").await;
     assert_eq!(titles(&sellers), ["Green Bowl"]);
     // Similar items: never the product itself.
-    let similar = ask(&t, Some(&shopper.token), &format!("?similar_to={}", catalog.mug)).await;
+    let similar = ask(
+        &t,
+        Some(&shopper.token),
+        &format!("?similar_to={}", catalog.mug),
+    )
+    .await;
     assert_eq!(similar["source"], "model");
     assert!(!titles(&similar).contains(&"Blue <b>Mug</b>".to_string()));
 
@@ -279,10 +354,18 @@ async fn recommendations_leave_out_what_cannot_be_offered_and_fall_back_to_trend
     let before = ask(&t, None, "?limit=3").await;
     assert_eq!(before["source"], "trending");
     assert_eq!(before["model_run"], Value::Null);
-    assert_eq!(titles(&before)[0], "Green Bowl", "nothing trends yet: newest first");
+    assert_eq!(
+        titles(&before)[0],
+        "Green Bowl",
+        "nothing trends yet: newest first"
+    );
     // The cart add of the purchase and the three views.
     t.pipeline_reaches("gold_trending", 4).await;
-    t.app.recommender.refresh_trending(&t.app.lake).await.unwrap();
+    t.app
+        .recommender
+        .refresh_trending(&t.app.lake)
+        .await
+        .unwrap();
     let french = t
         .request(
             axum::http::Request::get("/api/recommendations?limit=3")
@@ -296,10 +379,19 @@ async fn recommendations_leave_out_what_cannot_be_offered_and_fall_back_to_trend
     assert_eq!(french["source"], "trending");
     // The mug (viewed from France), the book (the buyer's cart add, trending overall: the
     // stranger has not bought it), then the newest.
-    assert_eq!(titles(&french), ["Blue <b>Mug</b>", "Field Guide", "Green Bowl"]);
+    assert_eq!(
+        titles(&french),
+        ["Blue <b>Mug</b>", "Field Guide", "Green Bowl"]
+    );
     let anonymous = ask(&t, None, "?limit=3&category=books").await;
-    assert_eq!(titles(&anonymous), ["Field Guide"], "the context's category only");
-    let bad = t.call(Method::GET, "/api/recommendations?limit=many", None, None).await;
+    assert_eq!(
+        titles(&anonymous),
+        ["Field Guide"],
+        "the context's category only"
+    );
+    let bad = t
+        .call(Method::GET, "/api/recommendations?limit=many", None, None)
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
@@ -308,34 +400,30 @@ async fn recommendations_leave_out_what_cannot_be_offered_and_fall_back_to_trend
 /// must show exactly that.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_retraining_notebook_trains_compares_and_promotes_through_the_registry() {
-    if !crate::python_readers::python_has(&["polars", "matplotlib", "nbclient", "nbformat", "ipykernel"]) {
+    if !crate::python_readers::python_has(&[
+        "polars",
+        "matplotlib",
+        "nbclient",
+        "nbformat",
+        "ipykernel",
+    ]) {
         return;
     }
     let demo = tempfile::tempdir().unwrap();
     run_demo(demo.path(), 6, 2000, 20);
     let figures = demo.path().join("figures.json");
-    let notebook = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks/retrain.ipynb");
-    let run = "import sys, nbformat\n\
-               from nbclient import NotebookClient\n\
-               nb = nbformat.read(sys.argv[1], as_version=4)\n\
-               NotebookClient(nb, timeout=300, kernel_name='python3').execute()";
-    let output = std::process::Command::new("python3")
-        .args(["-c", run])
-        .arg(&notebook)
-        .env("MARKETPLACE_BIN", env!("CARGO_BIN_EXE_marketplace"))
-        .env("MARKETPLACE_DATA_DIR", demo.path())
-        .env(
-            "CANDIDATES",
-            r#"[{"model": "mf", "epochs": 3}, {"model": "neumf", "epochs": 2}]"#,
-        )
-        .env("NOTEBOOK_FIGURES", &figures)
-        .env("NOTEBOOK_OUTPUT", demo.path())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "the notebook failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    crate::python_readers::run_notebook(
+        "retrain.ipynb",
+        &[
+            ("MARKETPLACE_BIN", env!("CARGO_BIN_EXE_marketplace").into()),
+            ("MARKETPLACE_DATA_DIR", demo.path().into()),
+            (
+                "CANDIDATES",
+                r#"[{"model": "mf", "epochs": 3}, {"model": "neumf", "epochs": 2}]"#.into(),
+            ),
+            ("NOTEBOOK_FIGURES", figures.clone().into_os_string()),
+            ("NOTEBOOK_OUTPUT", demo.path().into()),
+        ],
     );
     let figures: Value = serde_json::from_str(&std::fs::read_to_string(&figures).unwrap()).unwrap();
     let lake = lakehouse::Lake::open(demo.path().join("lake").to_str().unwrap()).unwrap();
@@ -343,7 +431,12 @@ async fn the_retraining_notebook_trains_compares_and_promotes_through_the_regist
     assert_eq!(runs.len(), 2);
     for run in &runs {
         assert_eq!(Some(run.snapshot_id), figures["snapshot"].as_u64());
-        assert!(figures["runs"].as_array().unwrap().contains(&json!(run.run_id)));
+        assert!(
+            figures["runs"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(run.run_id))
+        );
     }
     let (promotion, serving) = registry::serving(&lake).await.unwrap().unwrap();
     assert_eq!(json!(serving.run_id), figures["promoted"]);
@@ -353,5 +446,8 @@ async fn the_retraining_notebook_trains_compares_and_promotes_through_the_regist
         .max_by(|a, b| a.metrics.ndcg_at_10.total_cmp(&b.metrics.ndcg_at_10))
         .unwrap();
     assert_eq!(best.run_id, serving.run_id);
-    assert!(demo.path().join("runs.png").exists(), "the comparison was plotted");
+    assert!(
+        demo.path().join("runs.png").exists(),
+        "the comparison was plotted"
+    );
 }

@@ -2,8 +2,8 @@
 //! gold tables (cached by their versions), over a range of days.
 
 use crate::analytics::{
-    CategorySales, DayRange, FunnelTotals, ProductFunnel, RecentOrder, SalesDayRow, Share,
-    RecommendationStats, ShopSales, VisitStats, Visitors,
+    CategorySales, DayRange, FunnelTotals, ProductFunnel, RecentOrder, RecommendationStats,
+    SalesDayRow, Share, ShopSales, VisitStats, Visitors,
 };
 use crate::app::AppState;
 use crate::auth::{Admin, CurrentSeller};

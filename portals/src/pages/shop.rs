@@ -132,8 +132,14 @@ async fn recommendations(
         .collect();
     let model = recommended.source == api::recommend::Source::Model;
     let (heading, note) = match (similar_to, model) {
-        (None, true) => ("Recommended for you", "Picked for you from what you looked at and bought."),
-        (None, false) => ("Trending now", "What shoppers near you are looking at this week."),
+        (None, true) => (
+            "Recommended for you",
+            "Picked for you from what you looked at and bought.",
+        ),
+        (None, false) => (
+            "Trending now",
+            "What shoppers near you are looking at this week.",
+        ),
         (Some(_), true) => ("Similar items", "Shoppers who liked this also liked these."),
         (Some(_), false) => ("More like this", "Popular in the same category this week."),
     };
@@ -373,7 +379,8 @@ pub async fn product(
     })) = from
         && [HOME, SIMILAR].contains(&placement.as_str())
     {
-        let click = api::recommend::click(product.id, &placement, &source, client_context(&headers));
+        let click =
+            api::recommend::click(product.id, &placement, &source, client_context(&headers));
         if let Err(e) = app.execute(actor_of(&viewer, &visitor), click).await {
             tracing::warn!(error = %e, "could not record a recommendation click");
         }
