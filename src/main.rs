@@ -155,15 +155,22 @@ enum Format {
 const QUIET_LIBRARIES: &str = "buoyant_kernel=off,deltalake_core=warn,deltalake_core::operations::merge=error,datafusion=warn";
 
 fn init_tracing(default: &str) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("MARKETPLACE_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
+    let console = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let console = if std::env::var("MARKETPLACE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        console.json().with_filter(filter).boxed()
     } else {
-        builder.init();
-    }
+        console.with_filter(filter).boxed()
+    };
+    // The console shows what `RUST_LOG` asks for; the `logs` topic (and the admins' live page)
+    // gets what `MARKETPLACE_LOG_STREAM` asks for, our crates at info by default.
+    tracing_subscriber::registry()
+        .with(console)
+        .with(api::logs::layer())
+        .init();
 }
 
 #[tokio::main]

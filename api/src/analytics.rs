@@ -417,5 +417,5 @@ pub(crate) type GoldCache = std::sync::Mutex<
 >;
 
 fn internal(e: lakehouse::Error) -> ApiError {
-    ApiError::Internal(e.to_string())
+    e.into()
 }

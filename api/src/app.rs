@@ -75,7 +75,11 @@ pub struct App {
     pub recommender: crate::recommend::Recommender,
     /// Dashboard answers by the versions of the lake tables they read.
     pub(crate) gold_cache: crate::analytics::GoldCache,
-    cancel: CancellationToken,
+    /// What sockets are told as it happens.
+    pub live: Arc<crate::live::Live>,
+    /// This service's log lines on their way to the `logs` topic.
+    pub logs: crate::logs::LogStream,
+    pub(crate) cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -134,8 +138,14 @@ impl App {
         let search = Arc::new(crate::search::Search::build(&state)?);
         let state: SharedState = Arc::new(RwLock::new(Arc::new(state)));
         let cancel = CancellationToken::new();
-        let (commands, writer) =
-            CommandPath::spawn(state.clone(), log.clone(), search.clone(), cancel.clone());
+        let live = Arc::new(crate::live::Live::default());
+        let (commands, writer) = CommandPath::spawn(
+            state.clone(),
+            log.clone(),
+            search.clone(),
+            live.clone(),
+            cancel.clone(),
+        );
         let sink = Arc::new(LakeSink::new(log.clone(), lake.clone()));
         let mailer = crate::mail::Mailer::new(
             transport,
@@ -170,6 +180,8 @@ impl App {
             listings: Mutex::new(ListingCache::default()),
             gold_cache: Default::default(),
             recommender: Default::default(),
+            live,
+            logs: Default::default(),
             cancel,
             tasks: Mutex::new(Vec::new()),
         }));
@@ -217,6 +229,15 @@ impl AppState {
     }
 
     fn start_workers(&self) {
+        if let Some(lines) = self.logs.take_lines() {
+            let app = self.clone();
+            self.health.set("log_shipper", WorkerState::Running);
+            self.track(tokio::spawn(async move {
+                let feed = app.logs.feed.clone();
+                crate::logs::shipper::run(app.clone(), feed, lines, app.cancel.clone()).await;
+                app.health.set("log_shipper", WorkerState::Stopped);
+            }));
+        }
         let app = self.clone();
         self.health.set("lake_sink", WorkerState::Running);
         self.track(tokio::spawn(async move {

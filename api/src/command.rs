@@ -8,6 +8,7 @@
 //! exactly what the log says.
 
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::search::Search;
 use domain::{Command, Context, Event, EventId, State};
 use ingest::{AppendRecord, Envelope, EventLog, Topic, TopicPartition};
@@ -40,10 +41,11 @@ impl CommandPath {
         state: SharedState,
         log: Arc<dyn EventLog>,
         search: Arc<Search>,
+        live: Arc<Live>,
         cancel: CancellationToken,
     ) -> (CommandPath, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * BATCH_MAX);
-        let task = tokio::spawn(writer(rx, state, log, search, cancel));
+        let task = tokio::spawn(writer(rx, state, log, search, live, cancel));
         (CommandPath { tx }, task)
     }
 
@@ -73,6 +75,7 @@ async fn writer(
     state: SharedState,
     log: Arc<dyn EventLog>,
     search: Arc<Search>,
+    live: Arc<Live>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -87,11 +90,17 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        run_batch(jobs, &state, log.as_ref(), &search).await;
+        run_batch(jobs, &state, log.as_ref(), &search, &live).await;
     }
 }
 
-async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog, search: &Search) {
+async fn run_batch(
+    jobs: Vec<Job>,
+    state: &SharedState,
+    log: &dyn EventLog,
+    search: &Search,
+    live: &Live,
+) {
     let mut scratch: State = (**state.read().expect("state lock")).clone();
     let mut accepted: Vec<(Reply, Vec<Event>)> = Vec::with_capacity(jobs.len());
     let mut records = Vec::new();
@@ -155,6 +164,8 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog, sear
             if changed {
                 *state.write().expect("state lock") = Arc::new(scratch);
             }
+            // Sockets hear of chat and notifications only now, when the state holds them.
+            live.publish_committed(events().filter(|e| Live::pushed(e)).cloned().collect());
             tracing::debug!(events = count, commands = accepted.len(), "batch committed");
             for (reply, events) in accepted {
                 let _ = reply.send(Ok(events));
@@ -174,7 +185,9 @@ async fn run_batch(jobs: Vec<Job>, state: &SharedState, log: &dyn EventLog, sear
 /// Rebuilds the state from the `commerce` topic, which has one partition: the one writer's order
 /// is the order of the state; then folds in the `credentials` topic (password hashes, which only
 /// ever replace each other, so their order relative to commerce events does not matter) and the
-/// `notifications` topic (notifications and read marks, which stand on their own). An event
+/// `notifications` topic (notifications and read marks, which stand on their own) and the `chat`
+/// topic (each conversation's events share a partition, so they come back in order; positions
+/// are in the events, so the order between conversations does not matter). An event
 /// this build cannot read stops the start: skipping it would silently serve a wrong state.
 pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::app::StartError> {
     let partitions = log.partitions(Topic::Commerce);
@@ -186,6 +199,7 @@ pub(crate) async fn replay(log: &dyn EventLog) -> Result<(State, u64), crate::ap
     for at in std::iter::once(TopicPartition::new(Topic::Commerce, 0))
         .chain(log.partitions_of(Topic::Credentials))
         .chain(log.partitions_of(Topic::Notifications))
+        .chain(log.partitions_of(Topic::Chat))
     {
         events += replay_partition(log, at, &mut state).await?;
     }
@@ -301,8 +315,13 @@ mod tests {
         });
         let state: SharedState = Arc::new(RwLock::new(Arc::new(State::default())));
         let cancel = CancellationToken::new();
-        let (path, writer) =
-            CommandPath::spawn(state.clone(), log.clone(), search(), cancel.clone());
+        let (path, writer) = CommandPath::spawn(
+            state.clone(),
+            log.clone(),
+            search(),
+            Default::default(),
+            cancel.clone(),
+        );
 
         path.execute(site("First"), ctx()).await.unwrap();
         assert_eq!(state.read().unwrap().site.name, "First");
@@ -338,6 +357,7 @@ mod tests {
             state.clone(),
             log.clone(),
             search(),
+            Default::default(),
             CancellationToken::new(),
         );
         let answers = futures::future::join_all(

@@ -43,6 +43,8 @@ pub struct Config {
     pub sql_limits: lakehouse::Limits,
     /// When `serve` retrains the recommender by itself.
     pub retraining: crate::recommend::RetrainPolicy,
+    /// Chat messages one account may send per window.
+    pub chat_limit: crate::auth::limits::Limit,
 }
 
 impl Config {
@@ -65,6 +67,7 @@ impl Config {
             stripe: None,
             sql_limits: lakehouse::Limits::default(),
             retraining: Default::default(),
+            chat_limit: crate::chat::DEFAULT_LIMIT,
         }
     }
 

@@ -77,7 +77,7 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
@@ -192,6 +192,12 @@ impl From<crate::mail::MailError> for ApiError {
             },
             other => ApiError::Unavailable(other.to_string()),
         }
+    }
+}
+
+impl From<lakehouse::Error> for ApiError {
+    fn from(e: lakehouse::Error) -> Self {
+        ApiError::Internal(e.to_string())
     }
 }
 

@@ -18,6 +18,7 @@
 mod analytics;
 mod app;
 pub mod auth;
+pub mod chat;
 mod command;
 mod config;
 pub mod csv;
@@ -26,6 +27,8 @@ pub mod explorer;
 pub mod flight_sql;
 mod health;
 pub mod kv;
+pub mod live;
+pub mod logs;
 pub mod mail;
 pub mod media;
 mod notifications;

@@ -3,6 +3,7 @@ use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Actor;
 use crate::cart::{CartCommand, WishlistCommand};
 use crate::catalog::{NewProduct, ProductChanges};
+use crate::chat::ChatCommand;
 use crate::checkout::{CheckoutCommand, PaymentCommand};
 use crate::discount::DiscountCode;
 use crate::ids::{DiscountCodeId, ProductId, ShopId};
@@ -78,6 +79,8 @@ pub enum Command {
     Settle(Settlement),
     /// Notifications delivered by their pipeline, and read by their receivers.
     Notification(NotificationCommand),
+    /// Conversations between shoppers and shops.
+    Chat(ChatCommand),
     RecordActivity {
         kind: ActivityKind,
         details: ActivityDetails,

@@ -164,6 +164,7 @@ pub fn decide(state: &State, command: &Command, ctx: &Context) -> Result<Vec<Eve
         Command::Review(command) => crate::review::decide(state, command, ctx),
         Command::Settle(settlement) => crate::settlement::decide(state, settlement, ctx),
         Command::Notification(command) => crate::notification::decide(state, command, ctx),
+        Command::Chat(command) => crate::chat::decide(state, command, ctx),
         Command::RecordActivity { kind, details } => {
             let details = activity(state, *kind, details, ctx)?;
             Ok(vec![Event::activity(*kind, details)])

@@ -5,11 +5,14 @@ use crate::activity::{ActivityDetails, ActivityKind};
 use crate::actor::Role;
 use crate::cart::{Cart, CartOwner};
 use crate::catalog::{Product, ProductChanges};
+use crate::chat::{Conversation, Message, Side};
 use crate::checkout::{Checkout, CheckoutStatus};
 use crate::discount::DiscountCode;
 use crate::ids::{
-    AccountId, AddressId, CheckoutId, DiscountCodeId, MediaId, OrderId, ProductId, ShopId,
+    AccountId, AddressId, CheckoutId, ConversationId, DiscountCodeId, MediaId, OrderId, ProductId,
+    ShopId,
 };
+use crate::log_line::LogLine;
 use crate::media::Media;
 use crate::money::Money;
 use crate::notification::Notification;
@@ -246,6 +249,24 @@ pub enum Event {
         ids: Vec<String>,
         at: DateTime<Utc>,
     },
+    #[serde(rename = "conversation.started")]
+    ConversationStarted(Conversation),
+    #[serde(rename = "chat.message")]
+    MessageSent(Box<Message>),
+    /// A side read its conversation up to `upto`.
+    #[serde(rename = "chat.read")]
+    ChatRead {
+        conversation: ConversationId,
+        side: Side,
+        reader: AccountId,
+        upto: u64,
+        /// The mark's position in the chat stream.
+        position: u64,
+        at: DateTime<Utc>,
+    },
+    /// A component's or a browser's log line (the `logs` topic; never folded into the state).
+    #[serde(rename = "log.line")]
+    LogLine(Box<LogLine>),
     #[serde(rename = "product_view")]
     ProductView(ActivityDetails),
     #[serde(rename = "add_to_cart")]
@@ -264,7 +285,11 @@ pub enum Event {
 
 impl Event {
     /// Every event kind this version of the domain understands.
-    pub const KINDS: [&'static str; 47] = [
+    pub const KINDS: [&'static str; 51] = [
+        "conversation.started",
+        "chat.message",
+        "chat.read",
+        "log.line",
         "notification.created",
         "notifications.read",
         "payment.settled",
@@ -348,6 +373,14 @@ impl Event {
         )
     }
 
+    /// Whether this event is a conversation, a message or a read mark (the `chat` topic).
+    pub fn is_chat(&self) -> bool {
+        matches!(
+            self,
+            Event::ConversationStarted(_) | Event::MessageSent(_) | Event::ChatRead { .. }
+        )
+    }
+
     /// Whether this event carries a credential, and so must never reach the lake.
     pub fn is_credential(&self) -> bool {
         matches!(self, Event::PasswordSet { .. })
@@ -396,6 +429,10 @@ impl Event {
             Event::PaymentSettled { .. } => "payment.settled",
             Event::NotificationCreated(_) => "notification.created",
             Event::NotificationsRead { .. } => "notifications.read",
+            Event::ConversationStarted(_) => "conversation.started",
+            Event::MessageSent(_) => "chat.message",
+            Event::ChatRead { .. } => "chat.read",
+            Event::LogLine(_) => "log.line",
             other => other
                 .as_activity()
                 .map(|(kind, _)| kind.as_str())
@@ -459,6 +496,10 @@ impl Event {
             }
             Event::NotificationCreated(n) => Some(n.recipient.to_string()),
             Event::NotificationsRead { account, .. } => Some(account.to_string()),
+            Event::ConversationStarted(c) => Some(c.id.to_string()),
+            Event::MessageSent(m) => Some(m.conversation.to_string()),
+            Event::ChatRead { conversation, .. } => Some(conversation.to_string()),
+            Event::LogLine(line) => Some(line.source.clone()),
             _ => None,
         }
     }

@@ -84,3 +84,11 @@ id_type!(
     /// A shopper's review of a product they received.
     ReviewId
 );
+id_type!(
+    /// The one conversation between a shopper and a shop.
+    ConversationId
+);
+id_type!(
+    /// One chat message.
+    MessageId
+);

@@ -20,6 +20,7 @@ mod activity;
 mod actor;
 mod cart;
 mod catalog;
+mod chat;
 mod checkout;
 mod command;
 mod decide;
@@ -27,6 +28,7 @@ mod discount;
 mod error;
 mod event;
 mod ids;
+mod log_line;
 mod media;
 mod money;
 mod notification;
@@ -56,6 +58,9 @@ pub use catalog::{
     Hidden, NewProduct, Product, ProductChanges, ProductDetails, ProductStatus,
     RESTORE_WINDOW_HOURS, Spec,
 };
+pub use chat::{
+    ChatCommand, ChatUpdate, Conversation, MAX_MESSAGE_CHARS, Message, ReadMark, Side, Thread,
+};
 pub use checkout::{
     AppliedCode, CHECKOUT_MINUTES, Checkout, CheckoutCommand, CheckoutStatus, PLATFORM_FEE_PERCENT,
     PaymentCommand, PricedCart, PricedLine, ShopPart, price_cart,
@@ -66,9 +71,10 @@ pub use discount::{Discount, DiscountCode, normalize_code};
 pub use error::DomainError;
 pub use event::Event;
 pub use ids::{
-    AccountId, AddressId, CheckoutId, DiscountCodeId, EventId, MediaId, OrderId, ProductId,
-    ReviewId, SessionId, ShopId,
+    AccountId, AddressId, CheckoutId, ConversationId, DiscountCodeId, EventId, MediaId, MessageId,
+    OrderId, ProductId, ReviewId, SessionId, ShopId,
 };
+pub use log_line::{LOG_LEVELS, LogLine, MAX_LOG_MESSAGE};
 pub use media::{Media, MediaCommand, UNUSED_MEDIA_HOURS};
 pub use money::{Currency, Money};
 pub use notification::{KEPT_PER_RECIPIENT, Notification, NotificationCommand, Recipient};

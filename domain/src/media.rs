@@ -113,6 +113,14 @@ pub(crate) fn may_use(state: &State, media: &Media, actor: Actor) -> bool {
             },
             None,
         ) => true,
+        // A shopper's own uploads are chat attachments.
+        (
+            Actor::Account {
+                role: Role::Shopper,
+                id,
+            },
+            None,
+        ) => media.owner == id,
         _ => false,
     }
 }

@@ -258,7 +258,7 @@ fn read_event(account: AccountId, ids: Vec<String>, at: DateTime<Utc>) -> Vec<Ev
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::account::{AccountCommand, NewAccount, PasswordHash};
     use crate::command::Command;
@@ -266,7 +266,7 @@ mod tests {
     use chrono::TimeZone;
     use uuid::Uuid;
 
-    fn at(minute: u32) -> DateTime<Utc> {
+    pub(crate) fn at(minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 12, minute, 0).unwrap()
     }
 
@@ -282,11 +282,11 @@ mod tests {
         Ok(events)
     }
 
-    fn account(n: u128) -> AccountId {
+    pub(crate) fn account(n: u128) -> AccountId {
         AccountId(Uuid::from_u128(n))
     }
 
-    fn actor(n: u128, role: Role) -> Actor {
+    pub(crate) fn actor(n: u128, role: Role) -> Actor {
         Actor::Account {
             role,
             id: account(n),
@@ -294,7 +294,7 @@ mod tests {
     }
 
     /// A seller (1) with shop 10, a shopper (2), an admin (3) and another seller (4).
-    fn people() -> State {
+    pub(crate) fn people() -> State {
         let mut state = State::default();
         let system = Context {
             actor: Actor::System,

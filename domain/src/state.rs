@@ -3,10 +3,13 @@
 use crate::account::{Account, Credential};
 use crate::cart::{Cart, CartOwner};
 use crate::catalog::Product;
+use crate::chat::Thread;
 use crate::checkout::Checkout;
 use crate::discount::DiscountCode;
 use crate::event::Event;
-use crate::ids::{AccountId, CheckoutId, DiscountCodeId, MediaId, OrderId, ProductId, ShopId};
+use crate::ids::{
+    AccountId, CheckoutId, ConversationId, DiscountCodeId, MediaId, OrderId, ProductId, ShopId,
+};
 use crate::media::Media;
 use crate::notification::{Notification, Recipient};
 use crate::order::Order;
@@ -68,6 +71,14 @@ pub struct State {
     pub notifications: OrdMap<Recipient, imbl::Vector<Notification>>,
     /// What each account has read of what it sees.
     pub notifications_read: OrdMap<AccountId, OrdSet<String>>,
+    /// Conversations between shoppers and shops (see [`crate::chat`]).
+    pub conversations: OrdMap<ConversationId, Thread>,
+    /// (shopper, shop) → their one conversation.
+    pub conversation_index: OrdMap<(AccountId, ShopId), ConversationId>,
+    pub shopper_conversations: OrdMap<AccountId, OrdSet<ConversationId>>,
+    pub shop_conversations: OrdMap<ShopId, OrdSet<ConversationId>>,
+    /// The newest position in the chat stream.
+    pub chat_position: u64,
 }
 
 impl State {
@@ -218,8 +229,12 @@ impl State {
             Event::NotificationsRead { account, ids, .. } => {
                 self.apply_notifications_read(*account, ids)
             }
-            // Activity is history, not state: it lives in the lakehouse.
-            Event::ProductView(_)
+            Event::ConversationStarted(_) | Event::MessageSent(_) | Event::ChatRead { .. } => {
+                self.apply_chat(event)
+            }
+            // Activity and log lines are history, not state: they live in the lakehouse.
+            Event::LogLine(_)
+            | Event::ProductView(_)
             | Event::AddToCart(_)
             | Event::AddToWishlist(_)
             | Event::ShopVisit(_)
@@ -246,7 +261,11 @@ impl State {
             .flat_map(|s| [s.profile.avatar, s.profile.banner])
             .flatten();
         let site = [self.site.logo, self.site.banner].into_iter().flatten();
-        products.chain(shops).chain(site).collect()
+        let chat = self
+            .conversations
+            .values()
+            .flat_map(|t| t.messages.iter().filter_map(|m| m.image));
+        products.chain(shops).chain(site).chain(chat).collect()
     }
 
     /// What uses an image ("product 'Blue mug'", "the shop's banner", "the site logo"); empty
@@ -271,6 +290,13 @@ impl State {
         }
         if self.site.banner == Some(id) {
             users.push("the site banner".into());
+        }
+        if self
+            .conversations
+            .values()
+            .any(|t| t.messages.iter().any(|m| m.image == Some(id)))
+        {
+            users.push("a chat message".into());
         }
         users
     }

@@ -63,6 +63,10 @@ impl Topic {
             Topic::Credentials
         } else if event.is_notification() {
             Topic::Notifications
+        } else if event.is_chat() {
+            Topic::Chat
+        } else if matches!(event, Event::LogLine(_)) {
+            Topic::Logs
         } else {
             Topic::Commerce
         }

@@ -632,6 +632,8 @@ enum Access {
     OwnCredential,
     /// Carts: shoppers and anonymous visitors.
     Buyer,
+    /// Conversations: shoppers and sellers.
+    Chatter,
 }
 
 /// The access of every route. A route missing here fails the test: a new route states its audience.
@@ -645,6 +647,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
             | "/api/products/{slug}"
             | "/api/activity"
             | "/api/recommendations"
+            | "/api/logs"
             | "/health"
             | "/metrics",
         ) => Anyone,
@@ -685,6 +688,11 @@ fn access(method: &str, path: &str) -> Option<Access> {
             | "/api/notifications/{id}/read",
         ) => SignedIn,
         (_, "/api/me/addresses" | "/api/me/addresses/{id}") => Shopper,
+        ("post", "/api/conversations") => Shopper,
+        ("get", "/api/conversations") => Chatter,
+        // Everyone signed in gets through; only participants find the conversation (404 else).
+        (_, p) if p.starts_with("/api/conversations/{id}") => SignedIn,
+        (_, "/ws") => SignedIn,
         (_, "/api/seller/shop") => Seller,
         (_, "/api/seller/media" | "/api/seller/media/{id}") => SellerOrAdmin,
         (_, p) if p.starts_with("/api/seller/") => Seller,
@@ -752,6 +760,7 @@ async fn every_route_answers_each_role_as_allowed() {
         Access::Admin => role == "admin",
         Access::SellerOrAdmin => matches!(role, "seller" | "other seller" | "admin"),
         Access::Buyer => matches!(role, "anonymous" | "shopper"),
+        Access::Chatter => matches!(role, "shopper" | "seller" | "other seller"),
     };
 
     let doc = api::openapi();
@@ -823,30 +832,7 @@ async fn every_route_answers_each_role_as_allowed() {
 
 #[tokio::test]
 async fn no_password_hash_code_or_token_reaches_the_lake_or_a_log_line() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(
-            "trace,buoyant_kernel=off,datafusion=off,deltalake_core=off,h2=off,hyper=off",
-        )
-        .with_writer(move || writer.clone())
-        .finish();
-    // Global, not thread-scoped: a scoped subscriber can miss callsites whose interest other
-    // test threads cached first. Other tests' lines land here too, which only widens the check.
-    tracing::subscriber::set_global_default(subscriber).expect("only this test sets a subscriber");
-
+    crate::support::console().record();
     let dir = tempfile::tempdir().unwrap();
     let t = TestApp::start(dir.path()).await;
     let form =
@@ -912,9 +898,12 @@ async fn no_password_hash_code_or_token_reaches_the_lake_or_a_log_line() {
         ("refresh token", refresh.clone()),
         ("reset token", reset_token.clone()),
     ];
+    // The log stream too: every line the service wrote, in bronze.logs.
+    t.app.sink.catch_up(Topic::Logs).await.unwrap();
     let ctx = t.app.lake.session().await.unwrap();
     let tables = t.app.lake.tables().await.unwrap();
     assert!(tables.iter().any(|t| t.to_string() == "bronze.commerce"));
+    assert!(tables.iter().any(|t| t.to_string() == "bronze.logs"));
     assert!(
         !tables.iter().any(|t| t.to_string().contains("credentials")),
         "no table for the credentials topic"
@@ -935,7 +924,7 @@ async fn no_password_hash_code_or_token_reaches_the_lake_or_a_log_line() {
         }
     }
     t.app.shutdown().await;
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = crate::support::console().text();
     assert!(
         logs.contains("mail sent"),
         "the capture works: {} bytes",

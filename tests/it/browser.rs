@@ -45,17 +45,8 @@ async fn people_sign_up_verify_sign_in_and_get_banned_in_a_real_browser() {
     )
     .await
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = portals::site(t.app.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    let served = t.serve().await;
+    let addr = served.addr;
 
     let shots = std::env::var("MARKETPLACE_SCREENSHOTS").unwrap_or_default();
     let journeys = scripts.join("journeys.mjs");
@@ -77,7 +68,7 @@ async fn people_sign_up_verify_sign_in_and_get_banned_in_a_real_browser() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    server.abort();
+    drop(served);
     t.app.shutdown().await;
     assert!(
         output.status.success(),

@@ -10,5 +10,6 @@ mod dataflow;
 mod media;
 mod orders;
 mod python_readers;
+mod realtime;
 mod recommender;
 mod support;

@@ -16,6 +16,18 @@ pub struct TestApp {
     router: axum::Router,
 }
 
+/// A served site; the server stops when this drops.
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 pub struct Response {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
@@ -38,11 +50,28 @@ impl TestApp {
     }
 
     pub async fn start_with(config: api::Config) -> TestApp {
+        console();
         let app = api::App::start(config)
             .await
             .expect("the marketplace starts");
         let router = portals::site(app.clone());
         TestApp { app, router }
+    }
+
+    /// Serves the site on a loopback port (for sockets and browsers) until the handle drops.
+    pub async fn serve(&self) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Served { addr, task }
     }
 
     pub async fn request(&self, request: Request<Body>) -> Response {
@@ -430,4 +459,67 @@ pub fn run_demo(data_dir: &Path, products_per_shop: u32, activity: u32, orders: 
         .status()
         .expect("the marketplace binary runs");
     assert!(status.success(), "the demo ran");
+}
+
+/// The test process's one tracing subscriber: the log stream's capture layer, as in `serve`, and
+/// a console kept in memory that records every line at trace level while a test asks it to.
+pub struct Console {
+    recording: std::sync::atomic::AtomicBool,
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+#[derive(Clone)]
+struct ConsoleWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for ConsoleWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn console() -> &'static Console {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt;
+    static CONSOLE: std::sync::OnceLock<Console> = std::sync::OnceLock::new();
+    CONSOLE.get_or_init(|| {
+        let console = Console {
+            recording: Default::default(),
+            text: Default::default(),
+        };
+        let writer = ConsoleWriter(console.text.clone());
+        let recording =
+            filter_fn(|_| console_recording().load(std::sync::atomic::Ordering::Relaxed));
+        let levels = EnvFilter::new(
+            "trace,buoyant_kernel=off,datafusion=off,deltalake_core=off,h2=off,hyper=off",
+        );
+        let memory = tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .with_filter(levels.and(recording));
+        let subscriber = tracing_subscriber::registry()
+            .with(api::logs::layer())
+            .with(memory);
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per process");
+        console
+    })
+}
+
+fn console_recording() -> &'static std::sync::atomic::AtomicBool {
+    &console().recording
+}
+
+impl Console {
+    /// Keeps every line from now on (all tests' lines: a check over them only gets wider).
+    pub fn record(&self) {
+        self.recording
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
+    }
 }

@@ -92,18 +92,27 @@ pub(super) async fn upload(
         (Role::Seller, shop) => shop,
         _ => None,
     };
+    let owner = UploadOwner {
+        actor: uploader.principal.actor(),
+        account: uploader.principal.account.id,
+        shop,
+    };
+    store(&app, owner, multipart).await
+}
+
+/// Stores the image in a multipart upload's `file` field for `owner`.
+pub(crate) async fn store(
+    app: &AppState,
+    owner: UploadOwner,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<UploadedImage>), ApiError> {
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_request(format!(
             "send the image as multipart/form-data with a `file` field ({e})"
         ))
     })?;
     let bytes = file_field(&mut multipart).await?;
-    let owner = UploadOwner {
-        actor: uploader.principal.actor(),
-        account: uploader.principal.account.id,
-        shop,
-    };
-    let media = crate::media::upload(&app, owner, bytes).await?;
+    let media = crate::media::upload(app, owner, bytes).await?;
     Ok((
         StatusCode::CREATED,
         Json(UploadedImage {

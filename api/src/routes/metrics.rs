@@ -141,6 +141,31 @@ pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         "",
         upkeep.files_vacuumed as f64,
     );
+    let logs = &app.logs;
+    for (outcome, lines) in [
+        (
+            "shipped",
+            logs.shipped.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+        ("dropped", logs.feed.dropped()),
+        (
+            "failed",
+            logs.failed.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+    ] {
+        out.counter(
+            "marketplace_log_lines_total",
+            "Log lines by outcome: shipped to the logs topic, dropped (buffer full), failed (append refused).",
+            &format!("outcome=\"{outcome}\""),
+            lines as f64,
+        );
+    }
+    out.gauge(
+        "marketplace_sockets",
+        "Open WebSockets on this service.",
+        "",
+        app.live.sockets() as f64,
+    );
     for (worker, state) in app.health.snapshot() {
         let up = matches!(state, WorkerState::Running | WorkerState::Starting);
         out.gauge(

@@ -7,8 +7,10 @@ mod admin_accounts;
 pub mod admin_catalog;
 mod auth;
 mod cart;
+mod chat;
 pub mod dashboards;
 mod health;
+mod logs;
 mod me;
 pub mod media;
 mod metrics;
@@ -40,6 +42,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "accounts", description = "Sign-up, sign-in, sessions, passwords and the signed-in account"),
         (name = "orders", description = "Cart, wishlist, checkout, payments and orders"),
         (name = "notifications", description = "What the notification pipeline delivered, and read marks"),
+        (name = "chat", description = "Conversations between shoppers and shops, and the live socket"),
         (name = "seller", description = "What sellers do with their shop"),
         (name = "admin", description = "What admins do: accounts, bans, admins, analysts, mail"),
         (name = "analytics", description = "Read-only SQL over the lakehouse for admins and analysts"),
@@ -134,6 +137,16 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::read))
         .routes(routes!(notifications::read_all))
+        .routes(routes!(chat::start, chat::list))
+        .routes(routes!(chat::history, chat::send))
+        .routes(routes!(chat::read))
+        .routes(with_upload_limit(routes!(chat::upload_image)))
+        .routes(routes!(crate::live::socket::connect))
+        .routes(with_body_limit(
+            routes!(logs::browser_lines),
+            logs::MAX_BROWSER_BODY,
+        ))
+        .routes(routes!(logs::admin_logs))
         .routes(routes!(health::health))
         .routes(routes!(metrics::metrics))
 }
@@ -150,7 +163,13 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", doc))
         .route("/media/{id}/{file}", axum::routing::get(media::serve))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
-        .layer(TraceLayer::new_for_http())
+        // Requests are spans at info, so every line a handler writes carries its method and path
+        // (in the console and in the log stream).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(
+                tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+            ),
+        )
         .with_state(state)
 }
 
@@ -163,9 +182,16 @@ fn some<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
 
 /// Lets an upload route take an image of the largest accepted size (other routes keep axum's 2 MB).
 fn with_upload_limit(
-    (schemas, paths, method): utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    routes: utoipa_axum::router::UtoipaMethodRouter<AppState>,
 ) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
-    let limit = axum::extract::DefaultBodyLimit::max(crate::media::MAX_UPLOAD_BYTES + 64 * 1024);
+    with_body_limit(routes, crate::media::MAX_UPLOAD_BYTES + 64 * 1024)
+}
+
+fn with_body_limit(
+    (schemas, paths, method): utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    bytes: usize,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let limit = axum::extract::DefaultBodyLimit::max(bytes);
     (schemas, paths, method.layer(limit))
 }
 

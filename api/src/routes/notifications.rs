@@ -25,7 +25,7 @@ pub struct NotificationView {
 }
 
 impl NotificationView {
-    fn new(n: &Notification, read: bool) -> Self {
+    pub(crate) fn new(n: &Notification, read: bool) -> Self {
         NotificationView {
             id: n.id.clone(),
             kind: n.kind.clone(),
