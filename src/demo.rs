@@ -4,9 +4,10 @@
 use anyhow::Context as _;
 use chrono::{Duration, Utc};
 use domain::{
-    AccountId, ActivityDetails, ActivityKind, Actor, Category, ClientContext, Command, Currency,
-    Device, Discount, DiscountCode, DiscountCodeId, Money, NewProduct, NewShop, ProductDetails,
-    ProductId, ProductStatus, Role, SessionId, ShopId, SiteConfig, Subcategory,
+    AccountId, ActivityDetails, ActivityKind, Actor, Category, ChatCommand, ClientContext, Command,
+    ConversationId, Currency, Device, Discount, DiscountCode, DiscountCodeId, MessageId, Money,
+    NewProduct, NewShop, ProductDetails, ProductId, ProductStatus, Role, SessionId, ShopId,
+    SiteConfig, Subcategory,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -675,9 +676,11 @@ pub async fn seed(app: &api::AppState, options: &DemoOptions) -> anyhow::Result<
     }
     bar.set_message("orders");
     let placed = seed_orders(app, options, &products, &mut rng, history_start).await?;
+    bar.set_message("chat");
+    let conversations = seed_conversations(app, &mut rng, now).await?;
     bar.finish_with_message("done");
     eprintln!(
-        "Demo marketplace ready: {} shops, {} products, {} activity events, {placed} orders.",
+        "Demo marketplace ready: {} shops, {} products, {} activity events, {placed} orders, {conversations} conversations.",
         options.shops,
         products.len(),
         options.activity
@@ -922,6 +925,94 @@ const REVIEW_TEXTS: &[&str] = &[
     "Lovely! It was a gift and they adored it.",
     "Beautifully made and carefully packed.",
 ];
+
+/// Questions shoppers ask and how shops answer, in turns.
+const CHATS: &[&[&str]] = &[
+    &[
+        "Hi! Is this still in stock in the blue one?",
+        "Hello! Yes, two left in blue. Shall I put one aside for you?",
+        "Yes please, I'll order tonight 🙏",
+        "Done — it's yours until tomorrow evening.",
+    ],
+    &[
+        "How long does delivery to Berlin usually take?",
+        "Usually 2–3 working days with DHL. You get the tracking link by e-mail.",
+    ],
+    &[
+        "Could you do a gift wrap?",
+        "Of course, free of charge. Just add a note at checkout 🎁",
+        "Perfect, thanks!",
+    ],
+    &[
+        "Is the size true to the photos?",
+        "The measurements are in the specifications; the photo shows the large one.",
+        "Got it. And do you ship to Austria?",
+    ],
+    &["My parcel says delivered but I can't find it 😟"],
+];
+
+/// Conversations between demo shoppers and shops: a few turns each, the newest unread by whoever
+/// is to answer, so both inboxes show badges. The demo shopper (`shopper@demo.test`) has one too.
+/// Returns how many conversations there are.
+async fn seed_conversations(
+    app: &api::AppState,
+    rng: &mut StdRng,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let state = app.state();
+    let mut shoppers: Vec<&domain::Account> = state
+        .accounts
+        .values()
+        .filter(|a| a.role == Role::Shopper && a.email.ends_with(&format!("@{DEMO_DOMAIN}")))
+        .collect();
+    shoppers.sort_by_key(|a| (a.email.len(), a.email.clone()));
+    let shops: Vec<&domain::Shop> = state.shops.values().filter(|s| s.owner.is_some()).collect();
+    if shops.is_empty() {
+        return Ok(0);
+    }
+    let mut started = 0;
+    for (n, shopper) in shoppers.iter().take(16).enumerate() {
+        let shop = shops[n % shops.len()];
+        let owner = shop.owner.expect("filtered");
+        let as_shopper = Actor::Account {
+            role: Role::Shopper,
+            id: shopper.id,
+        };
+        let as_shop = Actor::Account {
+            role: Role::Seller,
+            id: owner,
+        };
+        let mut at = now - Duration::hours(rng.random_range(2..96));
+        let id = ConversationId(uuid(rng));
+        let start = Command::Chat(ChatCommand::Start { id, shop: shop.id });
+        app.execute_at(as_shopper, start, at)
+            .await
+            .context("starting a demo conversation")?;
+        let Some(thread) = app
+            .state()
+            .conversation_between(shopper.id, shop.id)
+            .map(|t| t.conversation.id)
+        else {
+            continue;
+        };
+        started += 1;
+        let turns = CHATS[n % CHATS.len()];
+        for (turn, text) in turns.iter().enumerate() {
+            at += Duration::minutes(rng.random_range(2..90));
+            let who = if turn % 2 == 0 { as_shopper } else { as_shop };
+            let send = Command::Chat(ChatCommand::Send {
+                conversation: thread,
+                id: MessageId(uuid(rng)),
+                text: text.to_string(),
+                image: None,
+            });
+            app.execute_at(who, send, at.min(now))
+                .await
+                .context("sending a demo message")?;
+        }
+    }
+    Ok(started)
+}
 
 /// The password of every demo account (printed by `serve --demo`).
 pub const DEMO_PASSWORD: &str = "demo-password";

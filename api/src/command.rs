@@ -161,11 +161,13 @@ async fn run_batch(
                 .iter()
                 .flat_map(|(_, events)| events)
                 .any(|e| e.as_activity().is_none());
+            let pushed: Vec<Event> = events().filter(|e| Live::pushed(e)).cloned().collect();
+            let scratch = Arc::new(scratch);
             if changed {
-                *state.write().expect("state lock") = Arc::new(scratch);
+                *state.write().expect("state lock") = scratch.clone();
             }
             // Sockets hear of chat and notifications only now, when the state holds them.
-            live.publish_committed(events().filter(|e| Live::pushed(e)).cloned().collect());
+            live.publish_committed(&scratch, pushed);
             tracing::debug!(events = count, commands = accepted.len(), "batch committed");
             for (reply, events) in accepted {
                 let _ = reply.send(Ok(events));

@@ -29,6 +29,9 @@ pub struct Chrome {
     pub shopper: bool,
     /// The signed-in person's unread notifications (the bell's badge).
     pub unread: usize,
+    /// Unread chat messages (the inbox's badge), and where the inbox is (shoppers and sellers).
+    pub unread_chat: usize,
+    pub inbox_href: Option<&'static str>,
 }
 
 impl Chrome {
@@ -46,6 +49,8 @@ impl Chrome {
             cart_items: 0,
             shopper: false,
             unread: 0,
+            unread_chat: 0,
+            inbox_href: None,
         }
     }
 
@@ -61,6 +66,16 @@ impl Chrome {
         chrome.unread = viewer
             .principal()
             .map_or(0, |p| state.unread_notifications(p.account.id));
+        if let Some(p) = viewer.principal() {
+            chrome.inbox_href = match p.account.role {
+                domain::Role::Shopper => Some("/inbox"),
+                domain::Role::Seller => Some("/seller/inbox"),
+                _ => None,
+            };
+            if chrome.inbox_href.is_some() {
+                chrome.unread_chat = state.unread_chat(p.account.id);
+            }
+        }
         chrome.csrf = viewer.csrf.clone();
         chrome.stale = viewer.stale;
         if portal == "shop"

@@ -62,9 +62,9 @@ fn page(path: &'static str, audience: Audience, handlers: MethodRouter<AppState>
 pub fn pages() -> Vec<PageRoute> {
     use Audience::*;
     use pages::{
-        account, admin, admin_accounts, admin_catalog, auth, browse, cart, checkout, notifications,
-        orders, seller, seller_analytics, seller_codes, seller_products, seller_shop, shop,
-        shop_page, sql_explorer,
+        account, admin, admin_accounts, admin_catalog, admin_logs, auth, browse, cart, checkout,
+        inbox, notifications, orders, seller, seller_analytics, seller_codes, seller_products,
+        seller_shop, shop, shop_page, sql_explorer,
     };
     vec![
         page("/", Anyone, get(shop::home)),
@@ -118,6 +118,14 @@ pub fn pages() -> Vec<PageRoute> {
             post(orders::onboarding),
         ),
         page("/admin/orders", Admin, get(orders::all_orders)),
+        page("/admin/logs", Admin, get(admin_logs::show)),
+        page("/inbox", Shopper, get(inbox::list)),
+        page("/inbox/start", Shopper, post(inbox::start)),
+        page("/inbox/{id}", Shopper, get(inbox::show)),
+        page("/inbox/{id}/send", Shopper, post(inbox::send)),
+        page("/seller/inbox", Seller, get(inbox::list)),
+        page("/seller/inbox/{id}", Seller, get(inbox::show)),
+        page("/seller/inbox/{id}/send", Seller, post(inbox::send)),
         page(
             "/admin/sql",
             AdminOrAnalyst,

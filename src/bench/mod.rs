@@ -10,6 +10,7 @@ mod log;
 mod query;
 mod sink;
 mod train;
+mod ws;
 
 use serde_json::json;
 use std::path::Path;
@@ -81,6 +82,20 @@ pub enum Bench {
         rate: u64,
         /// Seconds of load.
         #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+    },
+    /// `--sockets` WebSockets on loopback (shoppers and shops in pairs) chatting at `--rate`
+    /// messages a second in all: delivery latency from send to the other side's receipt p50/p99,
+    /// and messages delivered per second.
+    Ws {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 2_000)]
+        sockets: usize,
+        #[arg(long, default_value_t = 2_000.0)]
+        rate: f64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
     /// The load generator `bench api` runs in a second process.
@@ -182,6 +197,12 @@ pub async fn run(bench: Bench, data_dir: &Path) -> anyhow::Result<()> {
             rate,
             seconds,
         } => freshness::bench(data_dir, json, rate, seconds).await,
+        Bench::Ws {
+            json,
+            sockets,
+            rate,
+            seconds,
+        } => ws::bench(data_dir, json, sockets, rate, seconds).await,
         Bench::ApiLoad {
             target,
             paths,

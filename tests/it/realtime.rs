@@ -712,3 +712,50 @@ async fn an_overloaded_log_path_drops_and_counts_lines_but_never_holds_up_a_requ
     let count: f64 = dropped_line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= (dropped_before + 20) as f64);
 }
+
+#[tokio::test]
+async fn notifications_reach_the_bell_as_they_are_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = chat(dir.path()).await;
+    let mut shopper = Device::connect(&c.served, &c.shopper.token, None).await;
+    let mut other = Device::connect(&c.served, &c.seller, None).await;
+    let notification = domain::Notification {
+        id: "test:shipped".into(),
+        recipient: domain::Recipient::Account(c.shopper.id),
+        kind: "order.status".into(),
+        title: "Your parcel is on its way".into(),
+        body: String::new(),
+        link: Some("/orders".into()),
+        at: chrono::Utc::now(),
+    };
+    let deliver = domain::NotificationCommand::Deliver(vec![notification]);
+    c.t.app
+        .execute(
+            domain::Actor::System,
+            domain::Command::Notification(deliver),
+        )
+        .await
+        .unwrap();
+    let frame = shopper.next_of("notification").await;
+    assert_eq!(frame["notification"]["title"], "Your parcel is on its way");
+    assert_eq!(frame["unread_notifications"], 1);
+    c.t.call(
+        Method::POST,
+        "/api/notifications/read-all",
+        Some(&c.shopper.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        shopper.next_of("notifications_read").await["unread_notifications"],
+        0
+    );
+    // The seller's socket heard nothing of it: its next frame is the answer to its own ping.
+    other.send(json!({"type": "ping"})).await;
+    other.next_of("pong").await;
+    assert!(
+        other.held.iter().all(|f| f["type"] != "notification"),
+        "{:?}",
+        other.held
+    );
+}

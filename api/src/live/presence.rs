@@ -6,8 +6,6 @@ use crate::kv::{KeyValue, KvResult};
 use chrono::{DateTime, Utc};
 use domain::AccountId;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -59,38 +57,4 @@ pub async fn of(kv: &dyn KeyValue, account: AccountId) -> KvResult<Presence> {
         online: false,
         last_seen,
     })
-}
-
-/// Open sockets per account on this service: the first opens presence, the last closes it.
-#[derive(Default)]
-pub(crate) struct Connections(Mutex<HashMap<AccountId, usize>>);
-
-impl Connections {
-    /// Counts a socket in; true when it is the account's first.
-    pub fn open(&self, account: AccountId) -> bool {
-        let mut open = self.0.lock().expect("connections lock");
-        let count = open.entry(account).or_default();
-        *count += 1;
-        *count == 1
-    }
-
-    /// Counts a socket out; true when it was the account's last.
-    pub fn close(&self, account: AccountId) -> bool {
-        let mut open = self.0.lock().expect("connections lock");
-        match open.get_mut(&account) {
-            Some(count) if *count > 1 => {
-                *count -= 1;
-                false
-            }
-            Some(_) => {
-                open.remove(&account);
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub fn total(&self) -> usize {
-        self.0.lock().expect("connections lock").values().sum()
-    }
 }

@@ -12,8 +12,8 @@
 //! last one sent. Events already sent from the state are skipped when the hub delivers them, and a
 //! socket that falls behind the hub resynchronizes from the state the same way.
 
+use super::Typing;
 use super::presence;
-use super::{PresenceChange, Typing};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::chat::{self, MessageView};
@@ -201,18 +201,17 @@ struct Session {
     principal: Principal,
     /// The last chat position sent.
     delivered: u64,
-    following_logs: bool,
+    /// The live log stream, while an admin follows it.
+    logs: Option<tokio::sync::broadcast::Receiver<std::sync::Arc<LogLine>>>,
     last_typing: std::collections::HashMap<ConversationId, Instant>,
 }
 
 async fn run(app: AppState, principal: Principal, since: Option<u64>, mut socket: WebSocket) {
     let account = principal.account.id;
-    let mut subscriptions = app.live.subscribe();
-    if app.live.connections.open(account) {
-        app.live.publish_presence(PresenceChange {
-            account,
-            online: true,
-        });
+    // Joining comes before reading the state for what was missed (see the module documentation).
+    let mut joined = app.live.join(account, principal.account.role);
+    if joined.first {
+        app.live.publish_presence(&app.state(), account, true);
     }
     if let Err(e) = presence::refresh(app.kv.as_ref(), account).await {
         tracing::warn!(error = %e, "presence could not be recorded");
@@ -221,21 +220,17 @@ async fn run(app: AppState, principal: Principal, since: Option<u64>, mut socket
         app: app.clone(),
         principal,
         delivered: 0,
-        following_logs: false,
+        logs: None,
         last_typing: Default::default(),
     };
-    let outcome = session.serve(&mut socket, &mut subscriptions, since).await;
-    if let Err(e) = outcome {
+    if let Err(e) = session.serve(&mut socket, &mut joined, since).await {
         tracing::debug!(error = %e, "socket closed");
     }
-    if app.live.connections.close(account) {
+    if joined.leave() {
         if let Err(e) = presence::leave(app.kv.as_ref(), account, Utc::now()).await {
             tracing::warn!(error = %e, "presence could not be cleared");
         }
-        app.live.publish_presence(PresenceChange {
-            account,
-            online: false,
-        });
+        app.live.publish_presence(&app.state(), account, false);
     }
 }
 
@@ -245,7 +240,7 @@ impl Session {
     async fn serve(
         &mut self,
         socket: &mut WebSocket,
-        subs: &mut super::Subscriptions,
+        joined: &mut super::Joined,
         since: Option<u64>,
     ) -> Result<(), Closed> {
         let state = self.app.state();
@@ -279,40 +274,25 @@ impl Session {
                     let Some(frame) = frame else { return Ok(()) };
                     heard = Instant::now();
                     match frame? {
-                        Frame::Text(text) => {
-                            let was_following = self.following_logs;
-                            self.handle(socket, &text).await?;
-                            if self.following_logs && !was_following {
-                                // Lines from now on, not those written since the socket opened.
-                                subs.logs = subs.logs.resubscribe();
-                            }
-                        }
+                        Frame::Text(text) => self.handle(socket, &text).await?,
                         Frame::Close(_) => return Ok(()),
                         _ => {}
                     }
                 }
-                batch = subs.committed.recv() => match batch {
-                    Ok(events) => self.forward(socket, &events).await?,
-                    // Fell behind the hub: what was missed is in the state.
-                    Err(RecvError::Lagged(_)) => self.catch_up(socket, self.delivered).await?,
-                    Err(RecvError::Closed) => return Ok(()),
-                },
-                typing = subs.typing.recv() => {
-                    if let Ok(typing) = typing {
-                        self.forward_typing(socket, typing).await?;
+                push = joined.rx.recv() => {
+                    let Some(push) = push else { return Ok(()) };
+                    self.forward(socket, push).await?;
+                    // Pushes were dropped while the queue was full: what was missed is in the state.
+                    if joined.lagged.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                        self.catch_up(socket, self.delivered).await?;
                     }
                 }
-                change = subs.presence.recv() => {
-                    if let Ok(change) = change {
-                        self.forward_presence(socket, change).await?;
-                    }
-                }
-                line = subs.logs.recv(), if self.following_logs => match line {
+                line = next_line(&mut self.logs) => match line {
                     Ok(line) => send(socket, &ServerFrame::Log { line: &line }).await?,
                     Err(RecvError::Lagged(skipped)) => {
                         tracing::debug!(skipped, "a log follower fell behind");
                     }
-                    Err(RecvError::Closed) => self.following_logs = false,
+                    Err(RecvError::Closed) => self.logs = None,
                 },
                 _ = heartbeat.tick() => {
                     if heard.elapsed() > SILENCE {
@@ -386,89 +366,64 @@ impl Session {
         Ok(())
     }
 
-    /// Forwards a committed batch's events that concern this account and were not sent yet.
-    async fn forward(&mut self, socket: &mut WebSocket, events: &[Event]) -> Result<(), Closed> {
-        let state = self.app.state();
-        let account = self.principal.account.id;
-        for event in events {
-            let update = match event {
-                Event::MessageSent(m) => ChatUpdate::Message((**m).clone()),
-                Event::ChatRead {
-                    conversation,
-                    side,
-                    upto,
-                    position,
-                    ..
-                } => ChatUpdate::Read {
-                    conversation: *conversation,
-                    side: *side,
-                    mark: domain::ReadMark {
-                        upto: *upto,
-                        position: *position,
-                    },
-                },
-                Event::NotificationCreated(n) => {
-                    if state.recipients_of(account).contains(&n.recipient) {
-                        let frame = ServerFrame::Notification {
-                            notification: NotificationView::new(n, false),
-                            unread_notifications: state.unread_notifications(account),
-                        };
-                        send(socket, &frame).await?;
-                    }
-                    continue;
-                }
-                Event::NotificationsRead {
-                    account: reader, ..
-                } if *reader == account => {
-                    let frame = ServerFrame::NotificationsRead {
-                        unread_notifications: state.unread_notifications(account),
-                    };
-                    send(socket, &frame).await?;
-                    continue;
-                }
-                _ => continue,
-            };
-            if update.position() > self.delivered {
-                self.send_update(socket, &state, &update).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn forward_typing(
-        &mut self,
-        socket: &mut WebSocket,
-        typing: Typing,
-    ) -> Result<(), Closed> {
-        let state = self.app.state();
-        let account = self.principal.account.id;
-        let Some(thread) = state.conversations.get(&typing.conversation) else {
-            return Ok(());
-        };
-        if typing.author != account && state.side_in(thread, account) == Some(typing.side.other()) {
-            let frame = ServerFrame::Typing {
-                conversation: typing.conversation.0,
-                side: typing.side,
-            };
-            send(socket, &frame).await?;
-        }
-        Ok(())
-    }
-
-    async fn forward_presence(
-        &mut self,
-        socket: &mut WebSocket,
-        change: PresenceChange,
-    ) -> Result<(), Closed> {
-        let state = self.app.state();
-        for (thread, side) in state.conversations_of(self.principal.account.id) {
-            if chat::counterpart(&state, thread, side) == Some(change.account) {
-                let frame = ServerFrame::Presence {
-                    conversation: thread.conversation.id.0,
-                    online: change.online,
+    /// Forwards what the hub queued for this account (chat not sent yet, notifications, typing,
+    /// presence).
+    async fn forward(&mut self, socket: &mut WebSocket, push: super::Push) -> Result<(), Closed> {
+        let event = match push {
+            super::Push::Typing(typing) => {
+                let frame = ServerFrame::Typing {
+                    conversation: typing.conversation.0,
+                    side: typing.side,
                 };
-                send(socket, &frame).await?;
+                return send(socket, &frame).await;
             }
+            super::Push::Presence {
+                conversation,
+                online,
+            } => {
+                let frame = ServerFrame::Presence {
+                    conversation: conversation.0,
+                    online,
+                };
+                return send(socket, &frame).await;
+            }
+            super::Push::Event(event) => event,
+        };
+        let state = self.app.state();
+        let account = self.principal.account.id;
+        let update = match &*event {
+            Event::MessageSent(m) => ChatUpdate::Message((**m).clone()),
+            Event::ChatRead {
+                conversation,
+                side,
+                upto,
+                position,
+                ..
+            } => ChatUpdate::Read {
+                conversation: *conversation,
+                side: *side,
+                mark: domain::ReadMark {
+                    upto: *upto,
+                    position: *position,
+                },
+            },
+            Event::NotificationCreated(n) => {
+                let frame = ServerFrame::Notification {
+                    notification: NotificationView::new(n, false),
+                    unread_notifications: state.unread_notifications(account),
+                };
+                return send(socket, &frame).await;
+            }
+            Event::NotificationsRead { .. } => {
+                let frame = ServerFrame::NotificationsRead {
+                    unread_notifications: state.unread_notifications(account),
+                };
+                return send(socket, &frame).await;
+            }
+            _ => return Ok(()),
+        };
+        if update.position() > self.delivered {
+            self.send_update(socket, &state, &update).await?;
         }
         Ok(())
     }
@@ -522,11 +477,12 @@ impl Session {
                     .or_insert(Instant::now() - TYPING_EVERY);
                 if last.elapsed() >= TYPING_EVERY {
                     *last = Instant::now();
-                    self.app.live.publish_typing(Typing {
+                    let typing = Typing {
                         conversation,
                         side,
                         author: account,
-                    });
+                    };
+                    self.app.live.publish_typing(&state, typing);
                 }
                 Ok(())
             }
@@ -539,7 +495,8 @@ impl Session {
                     };
                     return send(socket, &error).await;
                 }
-                self.following_logs = follow;
+                // Lines from now on, not those written before.
+                self.logs = follow.then(|| self.app.live.follow_logs());
                 send(socket, &ServerFrame::Following { logs: follow }).await
             }
         }
@@ -557,4 +514,14 @@ fn error_frame(reference: Option<String>, error: ApiError) -> ServerFrame<'stati
 async fn send(socket: &mut WebSocket, frame: &ServerFrame<'_>) -> Result<(), Closed> {
     let text = serde_json::to_string(frame).expect("frames always serialize");
     socket.send(Frame::Text(text.into())).await
+}
+
+/// The next line for a follower; never ready for a socket that does not follow.
+async fn next_line(
+    logs: &mut Option<tokio::sync::broadcast::Receiver<std::sync::Arc<LogLine>>>,
+) -> Result<std::sync::Arc<LogLine>, RecvError> {
+    match logs {
+        Some(logs) => logs.recv().await,
+        None => std::future::pending().await,
+    }
 }

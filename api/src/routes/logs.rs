@@ -119,10 +119,10 @@ pub(crate) struct LogQuery {
     source: Option<String>,
     /// Text in the message, module or fields.
     q: Option<String>,
-    /// RFC 3339; an hour before `to` by default.
-    from: Option<DateTime<Utc>>,
-    /// RFC 3339; now by default.
-    to: Option<DateTime<Utc>>,
+    /// RFC 3339 (or `YYYY-MM-DDTHH:MM[:SS]`, read as UTC); an hour before `to` by default.
+    from: Option<String>,
+    /// Like `from`; now by default.
+    to: Option<String>,
     /// `json` (default), `csv` or `ndjson` (both downloads).
     format: Option<String>,
     /// Lines in a `json` answer (default 200, at most 5,000); downloads hold up to 100,000.
@@ -150,12 +150,13 @@ pub(super) async fn admin_logs(
     query: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let to = query.to.unwrap_or_else(Utc::now);
-    let from = query.from.unwrap_or(to - Duration::hours(1));
+    let to = instant("to", query.to.as_deref())?.unwrap_or_else(Utc::now);
+    let from = instant("from", query.from.as_deref())?.unwrap_or(to - Duration::hours(1));
+    let level = query.level.filter(|l| !l.is_empty());
     if from >= to {
         return Err(ApiError::bad_request("`from` must be before `to`"));
     }
-    if let Some(level) = &query.level
+    if let Some(level) = &level
         && !LOG_LEVELS.contains(&level.as_str())
     {
         return Err(ApiError::bad_request(format!(
@@ -166,7 +167,7 @@ pub(super) async fn admin_logs(
     let filter = LogFilter {
         from,
         to,
-        level: query.level,
+        level,
         source: query.source.filter(|s| !s.is_empty()),
         text: query.q.filter(|q| !q.trim().is_empty()),
     };
@@ -229,4 +230,24 @@ pub(super) async fn admin_logs(
         })
         .into_response(),
     })
+}
+
+/// A time from a query: RFC 3339, or a form's local `YYYY-MM-DDTHH:MM[:SS]` read as UTC; empty
+/// means not given.
+fn instant(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|at| Some(at.and_utc()))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`{name}` is not a time: write it as 2026-11-28T09:30:00Z"
+            ))
+        })
 }

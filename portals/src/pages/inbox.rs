@@ -1,0 +1,229 @@
+//! The inboxes: `/inbox` for shoppers and `/seller/inbox` for sellers — the conversation list and
+//! one conversation. Pages render the history; `portal.js` adds what arrives live over the
+//! socket (messages, typing, read marks, presence), sends with the JSON API, uploads images and
+//! pages back. Without scripts, the form still sends.
+
+use crate::chrome::{Chrome, initials};
+use crate::session::{CsrfForm, Portal, Viewer};
+use api::chat::{ConversationList, ConversationView, MessageView};
+use api::{ApiError, AppState};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::{ChatCommand, Command, ConversationId, ShopId};
+use serde::Deserialize;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inbox.html")]
+pub struct InboxPage {
+    chrome: Chrome,
+    list: ConversationList,
+    /// `/inbox` or `/seller/inbox`.
+    base: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "conversation.html")]
+pub struct ConversationPage {
+    chrome: Chrome,
+    c: ConversationView,
+    messages: Vec<MessageView>,
+    next_before: Option<u64>,
+    base: &'static str,
+    with_initials: String,
+    error: Option<String>,
+    typed: String,
+}
+
+impl ConversationPage {
+    fn mine(&self, m: &MessageView) -> bool {
+        m.side == self.c.side
+    }
+
+    fn side(&self) -> &'static str {
+        match self.c.side {
+            domain::Side::Shopper => "shopper",
+            domain::Side::Shop => "shop",
+        }
+    }
+}
+
+/// A few emoji for the composer's picker.
+pub const EMOJI: [&str; 24] = [
+    "😀", "😂", "😊", "😍", "🤔", "😮", "😢", "🙏", "👍", "👎", "👋", "🙌", "🎉", "❤️", "🔥", "✨",
+    "✅", "❌", "📦", "🚚", "💳", "🎁", "⭐", "☕",
+];
+
+fn portal_base(portal: Portal) -> &'static str {
+    match portal {
+        Portal::Seller => "/seller/inbox",
+        _ => "/inbox",
+    }
+}
+
+/// `/inbox` and `/seller/inbox`.
+pub async fn list(State(app): State<AppState>, viewer: Viewer, portal: Portal) -> Response {
+    let base = portal_base(portal);
+    let principal = match viewer.require(&app, portal, base) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let list = api::chat::list(&app, principal.account.id).await;
+    InboxPage {
+        chrome: Chrome::with(&app.state(), portal.name(), &viewer).in_section("inbox"),
+        list,
+        base,
+    }
+    .into_response()
+}
+
+/// `/inbox/{id}` and `/seller/inbox/{id}`: opening it reads it.
+pub async fn show(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    portal: Portal,
+    Path(id): Path<String>,
+) -> Response {
+    render(&app, &viewer, portal, &id, None, String::new()).await
+}
+
+async fn render(
+    app: &AppState,
+    viewer: &Viewer,
+    portal: Portal,
+    id: &str,
+    error: Option<String>,
+    typed: String,
+) -> Response {
+    let base = portal_base(portal);
+    let here = format!("{base}/{id}");
+    let principal = match viewer.require(app, portal, &here) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let gone = || {
+        super::not_found_page(
+            app,
+            viewer,
+            portal.name(),
+            "That conversation is not one of yours, or does not exist.",
+        )
+    };
+    let Ok(id) = id.parse::<ConversationId>() else {
+        return gone();
+    };
+    let mut state = app.state();
+    let Ok((thread, _)) = api::chat::participant(&state, id, principal.account.id) else {
+        return gone();
+    };
+    if thread.unread(state.side_in(thread, principal.account.id).unwrap()) > 0 {
+        // Reading is best effort: the page shows the messages either way.
+        if let Err(e) = api::chat::read(app, principal, id, None).await {
+            tracing::warn!(error = %e, "a conversation could not be marked read");
+        }
+        state = app.state();
+    }
+    let Ok((thread, side)) = api::chat::participant(&state, id, principal.account.id) else {
+        return gone();
+    };
+    let page = thread.page(None, api::chat::PAGE);
+    let next_before = page
+        .first()
+        .filter(|first| {
+            thread
+                .messages
+                .front()
+                .is_some_and(|m| m.position < first.position)
+        })
+        .map(|first| first.position);
+    let c = api::chat::view(app, &state, thread, side).await;
+    ConversationPage {
+        chrome: Chrome::with(&state, portal.name(), viewer).in_section("inbox"),
+        with_initials: initials(&c.with.name, 2),
+        c,
+        messages: page.into_iter().map(MessageView::of).collect(),
+        next_before,
+        base,
+        error,
+        typed,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct MessageForm {
+    #[serde(default)]
+    text: String,
+}
+
+/// The composer without scripts: sends and shows the conversation again.
+pub async fn send(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    portal: Portal,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<MessageForm>,
+) -> Response {
+    let base = portal_base(portal);
+    let principal = match viewer.require(&app, portal, base) {
+        Ok(p) => p.clone(),
+        Err(refused) => return refused,
+    };
+    let Ok(conversation) = id.parse::<ConversationId>() else {
+        return render(&app, &viewer, portal, &id, None, String::new()).await;
+    };
+    match api::chat::send(
+        &app,
+        &principal,
+        conversation,
+        form.text.clone(),
+        None,
+        None,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("{base}/{id}#composer")).into_response(),
+        Err(e) => {
+            let message = e.public_message();
+            render(&app, &viewer, portal, &id, Some(message), form.text).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct StartForm {
+    #[serde(default)]
+    shop_id: String,
+}
+
+/// "Chat with the seller": opens (or finds) the conversation with the shop and goes there.
+pub async fn start(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    CsrfForm(form): CsrfForm<StartForm>,
+) -> Response {
+    let principal = match viewer.require(&app, Portal::Shop, "/inbox") {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let Ok(shop) = form.shop_id.parse::<ShopId>() else {
+        return super::not_found_page(&app, &viewer, "shop", "There is no such shop.");
+    };
+    let command = Command::Chat(ChatCommand::Start {
+        id: ConversationId(uuid::Uuid::now_v7()),
+        shop,
+    });
+    match app.execute(principal.actor(), command).await {
+        Ok(_) => match app.state().conversation_between(principal.account.id, shop) {
+            Some(thread) => {
+                Redirect::to(&format!("/inbox/{}", thread.conversation.id)).into_response()
+            }
+            None => super::not_found_page(&app, &viewer, "shop", "There is no such shop."),
+        },
+        Err(ApiError::NotFound(_)) => {
+            super::not_found_page(&app, &viewer, "shop", "There is no such shop.")
+        }
+        Err(e) => super::refused_page(&app, &viewer, Portal::Shop, &super::form_message(&e)),
+    }
+}
