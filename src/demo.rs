@@ -959,6 +959,15 @@ async fn seed_conversations(
     rng: &mut StdRng,
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<usize> {
+    // The demo shopper first, so signing in as them shows a conversation.
+    demo_account(
+        app,
+        &format!("shopper@{DEMO_DOMAIN}"),
+        "Demo Shopper",
+        Role::Shopper,
+        now - Duration::days(60),
+    )
+    .await?;
     let state = app.state();
     let mut shoppers: Vec<&domain::Account> = state
         .accounts

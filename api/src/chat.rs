@@ -160,6 +160,28 @@ pub fn participant(
         .ok_or_else(|| ApiError::NotFound(format!("no conversation {id}")))
 }
 
+/// Opens the conversation between `shopper` and `shop`, or finds the one there is; true when new.
+pub async fn start(
+    app: &AppState,
+    shopper: &Principal,
+    shop: domain::ShopId,
+) -> Result<(ConversationId, bool), ApiError> {
+    let command = Command::Chat(ChatCommand::Start {
+        id: ConversationId(uuid::Uuid::now_v7()),
+        shop,
+    });
+    let started = !app.execute(shopper.actor(), command).await?.is_empty();
+    let id = app
+        .state()
+        .conversation_between(shopper.account.id, shop)
+        .map(|t| t.conversation.id)
+        .ok_or_else(|| ApiError::Unavailable("the conversation was not recorded".into()))?;
+    if started {
+        tracing::info!(conversation = %id, shop = %shop, "conversation started");
+    }
+    Ok((id, started))
+}
+
 /// Sends a message, once the sender is within its rate limit.
 pub async fn send(
     app: &AppState,

@@ -177,32 +177,6 @@ window.addEventListener("load", function () {
   });
 });
 
-// The notification bell: its unread count follows the server every few seconds while the page is
-// visible (live push over the socket replaces this polling when it arrives).
-(function () {
-  "use strict";
-  var bell = document.querySelector(".bell");
-  if (!bell || !window.fetch) return;
-  var badge = bell.querySelector(".count");
-  function update() {
-    if (document.hidden) return;
-    fetch("/api/notifications?limit=1", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (list) {
-        if (!list) return;
-        var unread = list.unread;
-        if (String(unread) === bell.dataset.unread) return;
-        bell.dataset.unread = String(unread);
-        badge.textContent = String(unread);
-        badge.hidden = unread === 0;
-        bell.setAttribute("aria-label", "Notifications: " + unread + " unread");
-      })
-      .catch(function () {});
-  }
-  setInterval(update, 5000);
-  document.addEventListener("visibilitychange", update);
-})();
-
 // The live socket: one per tab for signed-in pages. It keeps the bell and the inbox badge
 // current, and hands chat and log frames to the page. A tab remembers the last chat position it
 // saw (sessionStorage), so after a reload or a dropped connection it receives exactly what it
@@ -253,7 +227,9 @@ window.addEventListener("load", function () {
     el.textContent = n;
     el.hidden = !n;
     var link = el.closest("a");
-    if (link) link.setAttribute("aria-label", link.getAttribute("aria-label").replace(/\d+ unread/, n + " unread"));
+    if (!link) return;
+    link.setAttribute("aria-label", link.getAttribute("aria-label").replace(/\d+ unread/, n + " unread"));
+    if (link.dataset.unread !== undefined) link.dataset.unread = String(n);
   }
   live.on("hello", function (f) {
     setCount(document.querySelector("[data-bell-count]"), f.unread_notifications);
@@ -418,7 +394,7 @@ window.addEventListener("load", function () {
 
   var lastTyping = 0;
   text.addEventListener("input", function () {
-    if (Date.now() - lastTyping > 1500) { lastTyping = Date.now(); live.send({ type: "typing", conversation: id }); }
+    if (Date.now() - lastTyping > 1500 && live.send({ type: "typing", conversation: id })) lastTyping = Date.now();
   });
   text.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.submit(); }
@@ -559,9 +535,14 @@ window.addEventListener("load", function () {
     tr.hidden = !keeps(tr);
     return tr;
   }
+  // The newest line is at the bottom; the view follows it unless the reader scrolled up.
+  var wrap = panel.querySelector(".log-table");
+  wrap.scrollTop = wrap.scrollHeight;
   function show(line) {
+    var following = wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 40;
     rows.appendChild(row(line));
     while (rows.children.length > MAX_ROWS) rows.removeChild(rows.firstChild);
+    if (following) wrap.scrollTop = wrap.scrollHeight;
     var none = panel.querySelector("[data-no-lines]");
     if (none) none.remove();
   }

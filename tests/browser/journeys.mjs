@@ -285,6 +285,47 @@ await shot(admin, "admin-site");
 await browsing.goto(`${base}/`);
 check((await browsing.textContent(".catnav")).includes("Garden"), "a new category shows in the shop");
 
+// Chat: the shopper asks Sam's shop a question from its page; the seller's open inbox
+// shows it at once, and the answer appears in the shopper's conversation without a reload, with
+// the typing indicator and the "seen" mark on the way.
+await seller.goto(`${base}/seller/inbox`);
+const samsShop = await (await seller.request.get(`${base}/api/seller/shop`)).json();
+await shopper.goto(`${base}/shops/${samsShop.slug}`);
+await shopper.click("text=Chat with the seller");
+await shopper.waitForURL(/\/inbox\/[0-9a-f-]+$/);
+await shopper.fill("#message-text", "Is the mug dishwasher safe?");
+await shopper.click("form.composer button[type=submit]");
+const asked = await seller
+  .waitForSelector("[data-inbox] .count:not([hidden])", { timeout: 10000 })
+  .then(() => true, () => false);
+check(asked, "the question reaches the seller's open inbox without a reload");
+check(Number(await seller.textContent("[data-chat-count]")) === 1, "the seller's inbox badge counts one unread message");
+await seller.click("[data-inbox] a");
+await seller.waitForURL(/\/seller\/inbox\/[0-9a-f-]+$/);
+await seller.waitForFunction(() => window.marketplaceLive.state === "open");
+await seller.type("#message-text", "Yes, it is.");
+const typed = await shopper.waitForSelector("[data-typing]:not([hidden])", { timeout: 10000 }).then(() => true, () => false);
+check(typed, "the shopper sees the seller typing");
+await seller.click("form.composer button[type=submit]");
+const answered = await shopper
+  .waitForSelector("li.msg.theirs >> text=Yes, it is.", { timeout: 10000 })
+  .then(() => true, () => false);
+check(answered, "the answer appears in the shopper's conversation without a reload");
+const seen = await seller.waitForSelector("[data-seen]:not([hidden])", { timeout: 10000 }).then(() => true, () => false);
+check(seen, "the seller sees that the shopper read the answer");
+await shot(shopper, "conversation");
+
+// The admin's live log shows a line a handler writes, as it is written.
+await admin.goto(`${base}/admin/logs`);
+await admin.waitForSelector("[data-live-label]:has-text('Live')", { timeout: 10000 });
+await shopper.goto(`${base}/products/blue-b-mug-b`);
+await shopper.click("text=Chat with the seller");
+const logged = await admin
+  .waitForSelector("tr >> text=conversation started", { timeout: 10000 })
+  .then(() => true, () => false);
+check(logged, "the admin's live log shows the new conversation's line");
+await shot(admin, "admin-logs");
+
 // Separate sign-ins: the seller portal refuses the shopper's account.
 const other = await (await browser.newContext()).newPage();
 await other.goto(`${base}/seller/login`);

@@ -899,7 +899,8 @@ async fn no_password_hash_code_or_token_reaches_the_lake_or_a_log_line() {
         ("reset token", reset_token.clone()),
     ];
     // The log stream too: every line the service wrote, in bronze.logs.
-    t.app.sink.catch_up(Topic::Logs).await.unwrap();
+    t.lake_reaches(Topic::Logs, t.app.log.records_in(Topic::Logs))
+        .await;
     let ctx = t.app.lake.session().await.unwrap();
     let tables = t.app.lake.tables().await.unwrap();
     assert!(tables.iter().any(|t| t.to_string() == "bronze.commerce"));

@@ -580,7 +580,11 @@ async fn a_handlers_log_line_reaches_the_live_page_at_once_and_bronze_after_the_
     );
 
     // In bronze.logs once the sink has copied the topic, and downloadable by admins.
-    c.t.app.sink.catch_up(ingest::Topic::Logs).await.unwrap();
+    c.t.lake_reaches(
+        ingest::Topic::Logs,
+        c.t.app.log.records_in(ingest::Topic::Logs),
+    )
+    .await;
     let sql = format!("select count(*) as n from bronze.logs where payload like '%{id}%'");
     assert_eq!(c.t.sql_count(&sql).await, 1);
     let page =

@@ -22,7 +22,7 @@ pub const BUFFER: usize = 16_384;
 /// What the stream carries unless `MARKETPLACE_LOG_STREAM` says otherwise (EnvFilter syntax):
 /// our crates at info, libraries at warn, and the libraries that report as errors what they also
 /// return as errors kept quiet.
-const DEFAULT_FILTER: &str = "warn,api=info,portals=info,pipelines=info,ingest=info,lakehouse=info,models=info,marketplace=info,tower_http=info,buoyant_kernel=off,deltalake_core=warn,datafusion=warn";
+const DEFAULT_FILTER: &str = "warn,api=info,portals=info,pipelines=info,ingest=info,lakehouse=info,models=info,marketplace=info,tower_http=info,buoyant_kernel=off,deltalake_core=warn,deltalake_core::operations::merge=error,datafusion=warn";
 
 /// One consumer of captured lines: a bounded buffer and what it had to drop.
 pub struct LogFeed {

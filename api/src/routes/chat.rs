@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use domain::{ChatCommand, Command, ConversationId, MediaId, Role, ShopId};
+use domain::{ConversationId, MediaId, Role, ShopId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -30,20 +30,10 @@ pub(super) async fn start(
     Shopper(shopper): Shopper,
     Json(body): Json<StartConversation>,
 ) -> Result<(StatusCode, Json<ConversationView>), ApiError> {
-    let shop = ShopId(body.shop_id);
-    let command = Command::Chat(ChatCommand::Start {
-        id: ConversationId(uuid::Uuid::now_v7()),
-        shop,
-    });
-    let started = !app.execute(shopper.actor(), command).await?.is_empty();
+    let (id, started) = chat::start(&app, &shopper, ShopId(body.shop_id)).await?;
     let state = app.state();
-    let thread = state
-        .conversation_between(shopper.account.id, shop)
-        .ok_or_else(|| ApiError::Unavailable("the conversation was not recorded".into()))?;
-    if started {
-        tracing::info!(conversation = %thread.conversation.id, shop = %shop, "conversation started");
-    }
-    let view = chat::view(&app, &state, thread, domain::Side::Shopper).await;
+    let (thread, side) = chat::participant(&state, id, shopper.account.id)?;
+    let view = chat::view(&app, &state, thread, side).await;
     let status = if started {
         StatusCode::CREATED
     } else {

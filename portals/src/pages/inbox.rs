@@ -11,7 +11,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::{ChatCommand, Command, ConversationId, ShopId};
+use domain::{ConversationId, ShopId};
 use serde::Deserialize;
 
 #[derive(Template, WebTemplate)]
@@ -210,17 +210,8 @@ pub async fn start(
     let Ok(shop) = form.shop_id.parse::<ShopId>() else {
         return super::not_found_page(&app, &viewer, "shop", "There is no such shop.");
     };
-    let command = Command::Chat(ChatCommand::Start {
-        id: ConversationId(uuid::Uuid::now_v7()),
-        shop,
-    });
-    match app.execute(principal.actor(), command).await {
-        Ok(_) => match app.state().conversation_between(principal.account.id, shop) {
-            Some(thread) => {
-                Redirect::to(&format!("/inbox/{}", thread.conversation.id)).into_response()
-            }
-            None => super::not_found_page(&app, &viewer, "shop", "There is no such shop."),
-        },
+    match api::chat::start(&app, principal, shop).await {
+        Ok((id, _)) => Redirect::to(&format!("/inbox/{id}")).into_response(),
         Err(ApiError::NotFound(_)) => {
             super::not_found_page(&app, &viewer, "shop", "There is no such shop.")
         }
