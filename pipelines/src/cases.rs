@@ -292,4 +292,5 @@ cases!(
     gold_notifications,
     gold_trending,
     gold_recommendations_daily,
+    silver_chat_messages,
 );

@@ -42,7 +42,7 @@ pub use spec::{Mode, PipelineSpec};
 
 /// The pipelines compiled into this binary, in the order they run.
 pub fn builtin() -> Vec<PipelineSpec> {
-    const FILES: [(&str, &str); 20] = [
+    const FILES: [(&str, &str); 21] = [
         (
             "silver_activity",
             include_str!("../sql/silver_activity.sql"),
@@ -114,6 +114,10 @@ pub fn builtin() -> Vec<PipelineSpec> {
             "gold_recommendations_daily",
             include_str!("../sql/gold_recommendations_daily.sql"),
         ),
+        (
+            "silver_chat_messages",
+            include_str!("../sql/silver_chat_messages.sql"),
+        ),
     ];
     FILES
         .iter()
@@ -153,7 +157,8 @@ mod tests {
                 "silver.interactions",
                 "gold.notifications",
                 "gold.trending",
-                "gold.recommendations_daily"
+                "gold.recommendations_daily",
+                "silver.chat_messages"
             ]
         );
     }
