@@ -294,3 +294,54 @@ cases!(
     gold_recommendations_daily,
     silver_chat_messages,
 );
+
+/// A pipeline that joins a table another pipeline builds from the same source reads its source
+/// no further than that pipeline has: a shop opened and its first low stock in one slice are not
+/// judged before the shop's settings are in `silver.shop_settings` (the notification would be
+/// lost for good, the slice being behind the watermark by the next run).
+#[tokio::test]
+async fn a_join_reads_no_further_than_the_pipeline_that_builds_its_table() {
+    let events: Vec<Event> = serde_json::from_value(serde_json::json!([
+        {"id": "e-shop", "kind": "shop.created", "at": "2026-11-20T09:00:00Z", "payload": {"id": "s1", "name": "Clay", "slug": "clay", "category": "kitchen", "country": "DE", "owner": "u9", "created_at": "2026-11-20T09:00:00Z", "settings": {"low_stock_threshold": 5, "email_new_orders": true, "email_low_stock": true}}},
+        {"id": "e-other", "kind": "shop.created", "at": "2026-11-20T09:00:00Z", "payload": {"id": "s2", "name": "Oak", "slug": "oak", "category": "kitchen", "country": "DE", "owner": "u8", "created_at": "2026-11-20T09:00:00Z", "settings": {"low_stock_threshold": 5, "email_new_orders": true, "email_low_stock": true}}},
+    ]))
+    .unwrap();
+    let low: Vec<Event> = serde_json::from_value(serde_json::json!([
+        {"id": "e-new", "kind": "shop.created", "at": "2026-11-20T09:30:00Z", "payload": {"id": "s3", "name": "New", "slug": "new", "category": "kitchen", "country": "DE", "owner": "u7", "created_at": "2026-11-20T09:30:00Z", "settings": {"low_stock_threshold": 5, "email_new_orders": true, "email_low_stock": true}}},
+        {"id": "e-stock", "kind": "product.updated", "at": "2026-11-20T10:00:00Z", "payload": {"id": "p1", "changes": {"stock": 4}, "at": "2026-11-20T10:00:00Z", "after": {"id": "p1", "shop_id": "s3", "title": "Mug", "stock": 4}}},
+    ]))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let runner = Runner::new(lake.clone(), crate::builtin()).with_publisher(recorder.clone());
+    let spec = |name: &str| {
+        runner
+            .pipelines()
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .clone()
+    };
+    let (settings, notifications) = (spec("silver_shop_settings"), spec("gold_notifications"));
+    let mut offsets = BTreeMap::new();
+    append(&lake, &mut offsets, &events).await;
+    runner.run_once(&settings).await.unwrap();
+    // The new shop and its low stock arrive together; the settings pipeline has not run yet.
+    append(&lake, &mut offsets, &low).await;
+    let early = runner.run_once(&notifications).await.unwrap();
+    assert_eq!(
+        early.watermarks,
+        BTreeMap::from([(0, 1)]),
+        "no further than silver.shop_settings has read"
+    );
+    assert!(recorder.0.lock().unwrap().is_empty());
+    runner.run_once(&settings).await.unwrap();
+    runner.run_once(&notifications).await.unwrap();
+    let published = recorder.0.lock().unwrap().clone();
+    assert_eq!(
+        published,
+        ["e-stock:shop"],
+        "the low stock is told once its shop is known"
+    );
+}

@@ -245,6 +245,20 @@ impl Runner {
                 None => {}
             }
         }
+        // Tables the SQL joins that other pipelines build from the same source hold what those
+        // pipelines have read so far; this run reads its source no further (below), so a join
+        // never misses a row its upstream is about to add — a new shop's settings, say, when the
+        // shop's first stock change arrives within the same second.
+        let upstream: Vec<(&PipelineSpec, lakehouse::deltalake::DeltaTable)> = tables
+            .iter()
+            .filter(|(name, _)| *name != spec.source && *name != spec.target)
+            .filter_map(|(name, table)| {
+                self.pipelines
+                    .iter()
+                    .find(|p| p.target == *name && p.source == spec.source && p.name != spec.name)
+                    .map(|p| (p, table.clone()))
+            })
+            .collect();
         let ctx = self.lake.session_with(tables).await.map_err(lake_err)?;
         let source_ref = spec.source.to_string();
         let Ok(source) = ctx.table(source_ref.as_str()).await else {
@@ -261,7 +275,17 @@ impl Runner {
                 source_table: source_ref,
             });
         }
-        let highs = max_offsets(&source).await.map_err(lake_err)?;
+        let mut highs = max_offsets(&source).await.map_err(lake_err)?;
+        for (up, table) in &upstream {
+            for (&partition, high) in highs.iter_mut() {
+                let reached = self
+                    .watermark(table, up, partition)
+                    .await
+                    .map_err(lake_err)?
+                    .unwrap_or(-1);
+                *high = (*high).min(reached);
+            }
+        }
         let mut watermarks = BTreeMap::new();
         if let Some(table) = &target {
             for &partition in highs.keys() {
@@ -278,7 +302,7 @@ impl Runner {
         let fresh: Vec<(i32, Option<i64>, i64)> = highs
             .iter()
             .map(|(&p, &high)| (p, watermarks.get(&p).copied(), high))
-            .filter(|(_, w, high)| w.is_none_or(|w| *high > w))
+            .filter(|(_, w, high)| *high >= 0 && w.is_none_or(|w| *high > w))
             .collect();
         if fresh.is_empty() {
             return Ok(RunReport {
