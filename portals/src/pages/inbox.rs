@@ -203,11 +203,21 @@ pub async fn start(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<StartForm>,
 ) -> Response {
-    let principal = match viewer.require(&app, Portal::Shop, "/inbox") {
+    let shop = form.shop_id.parse::<ShopId>().ok();
+    // A visitor who signs in first comes back to the shop's page, one click from the chat.
+    let back = shop
+        .and_then(|id| {
+            app.state()
+                .shops
+                .get(&id)
+                .map(|s| format!("/shops/{}", s.slug))
+        })
+        .unwrap_or_else(|| "/inbox".to_string());
+    let principal = match viewer.require(&app, Portal::Shop, &back) {
         Ok(p) => p,
         Err(refused) => return refused,
     };
-    let Ok(shop) = form.shop_id.parse::<ShopId>() else {
+    let Some(shop) = shop else {
         return super::not_found_page(&app, &viewer, "shop", "There is no such shop.");
     };
     match api::chat::start(&app, principal, shop).await {
