@@ -78,6 +78,15 @@ pub struct ConversationView {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct History {
+    pub conversation: ConversationView,
+    /// Oldest first.
+    pub items: Vec<MessageView>,
+    /// Pass as `before` for the page before this one; absent on the first page.
+    pub next_before: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct ConversationList {
     /// Unread messages over all conversations: the inbox badge.
     pub unread: usize,
@@ -212,6 +221,37 @@ pub async fn send(
             _ => None,
         })
         .ok_or_else(|| ApiError::Unavailable("the message was not recorded".into()))
+}
+
+/// A page of `thread`'s messages before `before` (the newest when `None`), seen from `side`.
+pub async fn history(
+    app: &AppState,
+    state: &State,
+    thread: &Thread,
+    side: Side,
+    before: Option<u64>,
+    limit: usize,
+) -> History {
+    let page = thread.page(before, limit);
+    History {
+        conversation: view(app, state, thread, side).await,
+        items: page.messages.into_iter().map(MessageView::of).collect(),
+        next_before: page.next_before,
+    }
+}
+
+/// Marks `conversation` read for `reader` when it has anything unread (opening it reads it).
+pub async fn read_unread(
+    app: &AppState,
+    reader: &Principal,
+    conversation: ConversationId,
+) -> Result<(), ApiError> {
+    let state = app.state();
+    let (thread, side) = participant(&state, conversation, reader.account.id)?;
+    if thread.unread(side) > 0 {
+        read(app, reader, conversation, None).await?;
+    }
+    Ok(())
 }
 
 /// Marks `conversation` read for `reader` up to `upto` (the newest message when `None`).

@@ -79,16 +79,14 @@ async fn writer(
     cancel: CancellationToken,
 ) {
     loop {
-        let first = tokio::select! {
+        // Waits for one job, then takes every job already waiting (up to a batch).
+        let mut jobs = Vec::with_capacity(BATCH_MAX);
+        let received = tokio::select! {
             _ = cancel.cancelled() => return,
-            job = rx.recv() => match job { Some(job) => job, None => return },
+            received = rx.recv_many(&mut jobs, BATCH_MAX) => received,
         };
-        let mut jobs = vec![first];
-        while jobs.len() < BATCH_MAX {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
+        if received == 0 {
+            return;
         }
         run_batch(jobs, &state, log.as_ref(), &search, &live).await;
     }

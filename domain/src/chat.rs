@@ -114,7 +114,7 @@ impl Thread {
     }
 
     /// Up to `limit` messages before position `before` (all when `None`), oldest first.
-    pub fn page(&self, before: Option<u64>, limit: usize) -> Vec<&Message> {
+    pub fn page(&self, before: Option<u64>, limit: usize) -> Page<'_> {
         let end = match before {
             Some(before) => self
                 .messages
@@ -123,8 +123,22 @@ impl Thread {
             None => self.messages.len(),
         };
         let start = end.saturating_sub(limit);
-        self.messages.iter().skip(start).take(end - start).collect()
+        let messages: Vec<&Message> = self.messages.iter().skip(start).take(end - start).collect();
+        let next_before = messages.first().filter(|_| start > 0).map(|m| m.position);
+        Page {
+            messages,
+            next_before,
+        }
     }
+}
+
+/// A page of a conversation's history.
+#[derive(Debug)]
+pub struct Page<'a> {
+    /// Oldest first.
+    pub messages: Vec<&'a Message>,
+    /// The `before` of the page of older messages; `None` when this page starts the conversation.
+    pub next_before: Option<u64>,
 }
 
 /// What a device missed, in stream order: messages and read marks.
@@ -139,6 +153,35 @@ pub enum ChatUpdate {
 }
 
 impl ChatUpdate {
+    /// The update an event makes, for chat messages and read marks.
+    pub fn of(event: &Event) -> Option<ChatUpdate> {
+        match event {
+            Event::MessageSent(m) => Some(ChatUpdate::Message((**m).clone())),
+            Event::ChatRead {
+                conversation,
+                side,
+                upto,
+                position,
+                ..
+            } => Some(ChatUpdate::Read {
+                conversation: *conversation,
+                side: *side,
+                mark: ReadMark {
+                    upto: *upto,
+                    position: *position,
+                },
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn conversation(&self) -> ConversationId {
+        match self {
+            ChatUpdate::Message(m) => m.conversation,
+            ChatUpdate::Read { conversation, .. } => *conversation,
+        }
+    }
+
     pub fn position(&self) -> u64 {
         match self {
             ChatUpdate::Message(m) => m.position,
@@ -624,11 +667,9 @@ mod tests {
         assert!(state.chat_since(account(OTHER_SELLER), 0).is_empty());
         // History pages go backwards from a position.
         let thread = &state.conversations[&id];
-        let before_last: Vec<_> = thread
-            .page(Some(thread.messages[2].position), 1)
-            .iter()
-            .map(|m| m.text.clone())
-            .collect();
+        let page = thread.page(Some(thread.messages[2].position), 1);
+        assert_eq!(page.next_before, Some(thread.messages[1].position));
+        let before_last: Vec<_> = page.messages.iter().map(|m| m.text.clone()).collect();
         assert_eq!(before_last, vec!["message 2"]);
     }
 

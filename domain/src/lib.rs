@@ -59,7 +59,7 @@ pub use catalog::{
     RESTORE_WINDOW_HOURS, Spec,
 };
 pub use chat::{
-    ChatCommand, ChatUpdate, Conversation, MAX_MESSAGE_CHARS, Message, ReadMark, Side, Thread,
+    ChatCommand, ChatUpdate, Conversation, MAX_MESSAGE_CHARS, Message, Page, ReadMark, Side, Thread,
 };
 pub use checkout::{
     AppliedCode, CHECKOUT_MINUTES, Checkout, CheckoutCommand, CheckoutStatus, PLATFORM_FEE_PERCENT,
@@ -74,7 +74,7 @@ pub use ids::{
     AccountId, AddressId, CheckoutId, ConversationId, DiscountCodeId, EventId, MediaId, MessageId,
     OrderId, ProductId, ReviewId, SessionId, ShopId,
 };
-pub use log_line::{LOG_LEVELS, LogLine, MAX_LOG_MESSAGE};
+pub use log_line::{LOG_LEVELS, LogLine, MAX_LOG_MESSAGE, severity_of};
 pub use media::{Media, MediaCommand, UNUSED_MEDIA_HOURS};
 pub use money::{Currency, Money};
 pub use notification::{KEPT_PER_RECIPIENT, Notification, NotificationCommand, Recipient};

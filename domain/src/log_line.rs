@@ -30,13 +30,15 @@ pub struct LogLine {
 /// The levels, most severe first.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
+/// How severe a level is: 0 for `error` up to 4 for `trace` (unknown levels count as `info`).
+pub fn severity_of(level: &str) -> usize {
+    LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(2)
+}
+
 impl LogLine {
     /// How severe the line is: 0 for errors up to 4 for trace (unknown levels count as info).
     pub fn severity(&self) -> usize {
-        LOG_LEVELS
-            .iter()
-            .position(|l| *l == self.level)
-            .unwrap_or(2)
+        severity_of(&self.level)
     }
 
     /// Cuts `message` to [`MAX_LOG_MESSAGE`] bytes on a character boundary.

@@ -326,14 +326,7 @@ impl Session {
         update: &ChatUpdate,
     ) -> Result<(), Closed> {
         let account = self.principal.account.id;
-        let (conversation, frame) = match update {
-            ChatUpdate::Message(m) => (m.conversation, None),
-            ChatUpdate::Read {
-                conversation,
-                side,
-                mark,
-            } => (*conversation, Some((*side, mark.upto))),
-        };
+        let conversation = update.conversation();
         let Some(thread) = state.conversations.get(&conversation) else {
             return Ok(());
         };
@@ -346,20 +339,19 @@ impl Session {
             total: state.unread_chat(account),
         };
         let position = update.position();
-        let frame = match (update, frame) {
-            (ChatUpdate::Message(m), _) => ServerFrame::Message {
+        let frame = match update {
+            ChatUpdate::Message(m) => ServerFrame::Message {
                 position,
                 message: MessageView::of(m),
                 unread,
             },
-            (_, Some((side, upto))) => ServerFrame::Read {
+            ChatUpdate::Read { side, mark, .. } => ServerFrame::Read {
                 position,
                 conversation: conversation.0,
-                side,
-                upto,
+                side: *side,
+                upto: mark.upto,
                 unread,
             },
-            _ => return Ok(()),
         };
         send(socket, &frame).await?;
         self.delivered = self.delivered.max(position);
@@ -392,21 +384,6 @@ impl Session {
         let state = self.app.state();
         let account = self.principal.account.id;
         let update = match &*event {
-            Event::MessageSent(m) => ChatUpdate::Message((**m).clone()),
-            Event::ChatRead {
-                conversation,
-                side,
-                upto,
-                position,
-                ..
-            } => ChatUpdate::Read {
-                conversation: *conversation,
-                side: *side,
-                mark: domain::ReadMark {
-                    upto: *upto,
-                    position: *position,
-                },
-            },
             Event::NotificationCreated(n) => {
                 let frame = ServerFrame::Notification {
                     notification: NotificationView::new(n, false),
@@ -420,7 +397,10 @@ impl Session {
                 };
                 return send(socket, &frame).await;
             }
-            _ => return Ok(()),
+            other => match ChatUpdate::of(other) {
+                Some(update) => update,
+                None => return Ok(()),
+            },
         };
         if update.position() > self.delivered {
             self.send_update(socket, &state, &update).await?;

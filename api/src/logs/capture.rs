@@ -74,14 +74,6 @@ where
     Capture.with_filter(filter)
 }
 
-/// Makes the capture layer the process's subscriber when none is set (tests, tools embedding the
-/// service); `serve` installs it next to its console output instead.
-pub fn install_if_unset() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry().with(layer());
-    let _ = tracing::subscriber::set_global_default(subscriber);
-}
-
 struct Capture;
 
 /// A span's fields, formatted once when it opens.
@@ -116,10 +108,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let feeds: Vec<Arc<LogFeed>> = {
-            let feeds = FEEDS.read().expect("log feeds lock");
-            feeds.iter().filter_map(Weak::upgrade).collect()
-        };
+        let feeds = FEEDS.read().expect("log feeds lock");
         if feeds.is_empty() {
             return;
         }
@@ -153,7 +142,8 @@ where
             fields: fields.rest,
             spans,
         };
-        for feed in feeds {
+        // Offering never waits, so it is done under the (read) lock.
+        for feed in feeds.iter().filter_map(Weak::upgrade) {
             feed.offer(line.clone());
         }
     }

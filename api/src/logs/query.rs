@@ -24,13 +24,10 @@ pub struct LogFilter {
 
 impl LogFilter {
     pub fn keeps(&self, line: &LogLine) -> bool {
-        let level_ok = self.level.as_deref().is_none_or(|level| {
-            let wanted = LogLine {
-                level: level.to_string(),
-                ..line.clone()
-            };
-            line.severity() <= wanted.severity()
-        });
+        let level_ok = self
+            .level
+            .as_deref()
+            .is_none_or(|level| line.severity() <= domain::severity_of(level));
         let source_ok = self.source.as_deref().is_none_or(|s| s == line.source);
         let text_ok = self.text.as_deref().is_none_or(|q| {
             let q = q.to_lowercase();

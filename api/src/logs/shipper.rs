@@ -35,16 +35,13 @@ pub async fn run(
 ) {
     let mut reported = 0;
     loop {
-        let first = tokio::select! {
+        let mut batch = Vec::with_capacity(BATCH);
+        let received = tokio::select! {
             _ = cancel.cancelled() => return,
-            line = lines.recv() => match line { Some(line) => line, None => return },
+            received = lines.recv_many(&mut batch, BATCH) => received,
         };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match lines.try_recv() {
-                Ok(line) => batch.push(line),
-                Err(_) => break,
-            }
+        if received == 0 {
+            return;
         }
         // Lines dropped since the last report become a line of their own.
         let dropped = feed.dropped();

@@ -3,7 +3,7 @@
 
 use crate::app::AppState;
 use crate::auth::{CurrentUser, Shopper};
-use crate::chat::{self, ConversationList, ConversationView, MessageView};
+use crate::chat::{self, ConversationList, ConversationView, History, MessageView};
 use crate::error::{ApiError, ErrorBody};
 use crate::media::UploadOwner;
 use crate::routes::media::UploadedImage;
@@ -12,7 +12,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use domain::{ConversationId, MediaId, Role, ShopId};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
@@ -64,15 +64,6 @@ pub(crate) struct HistoryQuery {
     limit: Option<usize>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct History {
-    pub conversation: ConversationView,
-    /// Oldest first.
-    pub items: Vec<MessageView>,
-    /// Pass as `before` for the page before this one; absent on the first page.
-    pub next_before: Option<u64>,
-}
-
 /// A page of a conversation's messages, oldest first. Reading the newest page marks the
 /// conversation read for the reader's side.
 #[utoipa::path(get, path = "/api/conversations/{id}/messages", tag = "chat",
@@ -86,28 +77,14 @@ pub(super) async fn history(
 ) -> Result<Json<History>, ApiError> {
     let id = ConversationId(id);
     let limit = query.limit.unwrap_or(chat::PAGE).clamp(1, chat::MAX_PAGE);
-    let mut state = app.state();
-    let (thread, _) = chat::participant(&state, id, user.account.id)?;
-    if query.before.is_none() && thread.last_message().is_some() {
-        chat::read(&app, &user, id, None).await?;
-        state = app.state();
+    if query.before.is_none() {
+        chat::read_unread(&app, &user, id).await?;
     }
+    let state = app.state();
     let (thread, side) = chat::participant(&state, id, user.account.id)?;
-    let page = thread.page(query.before, limit);
-    let next_before = page
-        .first()
-        .filter(|first| {
-            thread
-                .messages
-                .front()
-                .is_some_and(|m| m.position < first.position)
-        })
-        .map(|first| first.position);
-    Ok(Json(History {
-        conversation: chat::view(&app, &state, thread, side).await,
-        items: page.into_iter().map(MessageView::of).collect(),
-        next_before,
-    }))
+    Ok(Json(
+        chat::history(&app, &state, thread, side, query.before, limit).await,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -113,37 +113,23 @@ async fn render(
     let Ok(id) = id.parse::<ConversationId>() else {
         return gone();
     };
-    let mut state = app.state();
-    let Ok((thread, _)) = api::chat::participant(&state, id, principal.account.id) else {
-        return gone();
-    };
-    if thread.unread(state.side_in(thread, principal.account.id).unwrap()) > 0 {
+    match api::chat::read_unread(app, principal, id).await {
+        Err(ApiError::NotFound(_)) => return gone(),
         // Reading is best effort: the page shows the messages either way.
-        if let Err(e) = api::chat::read(app, principal, id, None).await {
-            tracing::warn!(error = %e, "a conversation could not be marked read");
-        }
-        state = app.state();
+        Err(e) => tracing::warn!(error = %e, "a conversation could not be marked read"),
+        Ok(()) => {}
     }
+    let state = app.state();
     let Ok((thread, side)) = api::chat::participant(&state, id, principal.account.id) else {
         return gone();
     };
-    let page = thread.page(None, api::chat::PAGE);
-    let next_before = page
-        .first()
-        .filter(|first| {
-            thread
-                .messages
-                .front()
-                .is_some_and(|m| m.position < first.position)
-        })
-        .map(|first| first.position);
-    let c = api::chat::view(app, &state, thread, side).await;
+    let history = api::chat::history(app, &state, thread, side, None, api::chat::PAGE).await;
     ConversationPage {
         chrome: Chrome::with(&state, portal.name(), viewer).in_section("inbox"),
-        with_initials: initials(&c.with.name, 2),
-        c,
-        messages: page.into_iter().map(MessageView::of).collect(),
-        next_before,
+        with_initials: initials(&history.conversation.with.name, 2),
+        c: history.conversation,
+        messages: history.items,
+        next_before: history.next_before,
         base,
         error,
         typed,
