@@ -228,10 +228,11 @@ impl Recommender {
                     .is_some_and(|p| filter.admits(p))
             };
             let ranked = match (ask.similar_to, ask.account) {
-                (Some(product), _) => serving
-                    .index
-                    .get(&product)
-                    .map(|item| serving.model.similar_items(*item, limit, allowed)),
+                (Some(product), _) => serving.index.get(&product).map(|item| {
+                    serving
+                        .model
+                        .similar_items(*item, limit, CANDIDATES, allowed)
+                }),
                 (None, Some(account)) => serving
                     .model
                     .user(&account.0.to_string())
