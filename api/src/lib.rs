@@ -45,8 +45,8 @@ pub mod upkeep;
 mod views;
 
 pub use analytics::{
-    CategorySales, DayRange, FunnelTotals, ProductDailyRow, ProductFunnel, RecentOrder,
-    RecommendationStats, SalesDayRow, Share, ShopSales, VisitStats, Visitors,
+    ATTRIBUTION_DAYS, CategorySales, DayRange, FunnelTotals, ProductDailyRow, ProductFunnel,
+    RecentOrder, RecommendationStats, SalesDayRow, Share, ShopSales, VisitStats, Visitors,
 };
 pub use app::{App, AppState, StartError};
 pub use config::Config;

@@ -399,6 +399,71 @@ async fn recommendations_leave_out_what_cannot_be_offered_and_fall_back_to_trend
 /// snapshot, trains candidates through the CLI, plots them and promotes the best; the registry
 /// must show exactly that.
 #[tokio::test(flavor = "multi_thread")]
+async fn a_purchase_after_a_recommendation_click_counts_as_bought_on_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start(dir.path()).await;
+    let catalog = t.seed_catalog().await;
+    let (clicker, address) = shopper_with_address(&t, "clicker@example.com").await;
+    let (other, other_address) = shopper_with_address(&t, "other@example.com").await;
+    // The clicker clicks the mug twice and the book once, then buys the mug (once: two clicks
+    // bought, the book's click not). The other shopper buys the mug without a click.
+    for product in [catalog.mug, catalog.mug, catalog.book] {
+        let body = json!({"kind": "recommendation_click", "product_id": product,
+            "recommendation": {"placement": "home", "source": "trending"}});
+        let clicked = t
+            .call(
+                Method::POST,
+                "/api/activity",
+                Some(&clicker.token),
+                Some(body),
+            )
+            .await;
+        assert!(clicked.status.is_success(), "{}", clicked.body);
+    }
+    put_item(&t, &clicker.token, catalog.mug, 1).await;
+    let session = open_session(&t, &clicker.token, &address).await;
+    pay(&t, &clicker.token, &session, "4242 4242 4242 4242").await;
+    put_item(&t, &other.token, catalog.mug, 1).await;
+    let session = open_session(&t, &other.token, &other_address).await;
+    pay(&t, &other.token, &session, "4242 4242 4242 4242").await;
+
+    let activity = t.app.log.records_in(ingest::Topic::Activity);
+    let commerce = t.app.log.records_in(ingest::Topic::Commerce);
+    t.lake_reaches(ingest::Topic::Activity, activity).await;
+    t.lake_reaches(ingest::Topic::Commerce, commerce).await;
+    for pipeline in [
+        "silver_activity",
+        "silver_interactions_activity",
+        "gold_recommendations_daily",
+    ] {
+        t.pipeline_reaches(pipeline, activity).await;
+    }
+    t.pipeline_reaches("silver_interactions_orders", commerce)
+        .await;
+
+    let admin = t.user("boss@example.com", Role::Admin).await;
+    let figures = t
+        .call(
+            Method::GET,
+            "/api/admin/dashboard",
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(figures.status, StatusCode::OK, "{}", figures.body);
+    let recommendations = &figures.json()["recommendations"];
+    assert_eq!(recommendations["clicks"], 3, "{recommendations}");
+    assert_eq!(recommendations["bought"], 2, "{recommendations}");
+    let page = t.page("/admin", &admin.token).await;
+    assert!(
+        page.body.contains("Bought within 7 days") && page.body.contains("66.7% of clicks"),
+        "{}",
+        page.body
+    );
+    t.app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_retraining_notebook_trains_compares_and_promotes_through_the_registry() {
     if !crate::python_readers::python_has(&[
         "polars",

@@ -57,11 +57,15 @@ impl VisitTiles {
     }
 }
 
-/// The recommendation tiles: rows shown, clicks, click-through and the serving model.
+/// The recommendation tiles: products shown, clicks, click-through, bought after a click and the
+/// serving model.
 pub struct RecommendationTiles {
     shown: i64,
     clicks: i64,
     click_through: String,
+    bought: i64,
+    conversion: String,
+    attribution_days: u32,
     model: String,
     quality: String,
 }
@@ -74,6 +78,12 @@ impl RecommendationTiles {
             click_through: match stats.products_shown {
                 0 => "—".to_string(),
                 n => format!("{:.1}%", stats.clicks as f64 * 100.0 / n as f64),
+            },
+            bought: stats.bought,
+            attribution_days: api::ATTRIBUTION_DAYS,
+            conversion: match stats.clicks {
+                0 => "—".to_string(),
+                n => format!("{:.1}% of clicks", stats.bought as f64 * 100.0 / n as f64),
             },
             model: stats
                 .model_run
