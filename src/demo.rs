@@ -781,7 +781,7 @@ async fn seed_orders(
         let state = app.state();
         let first = products.choose(rng).expect("products").1;
         let second = products.choose(rng).expect("products").1;
-        let mut lines = 0;
+        let mut first_line = None;
         for _ in 0..rng.random_range(1..=3) {
             let shop = if rng.random_bool(0.7) { first } else { second };
             let candidates: Vec<&(ProductId, ShopId)> =
@@ -807,11 +807,31 @@ async fn seed_orders(
                 },
             };
             if app.execute_at(actor, Command::Cart(set), at).await.is_ok() {
-                lines += 1;
+                first_line.get_or_insert(product);
             }
         }
-        if lines == 0 {
+        let Some(first_line) = first_line else {
             continue;
+        };
+        // One order in four began with a click on a recommendation of its first product, so the
+        // dashboard's "bought within 7 days" has something to count.
+        if rng.random_bool(0.25) {
+            let click = Command::RecordActivity {
+                kind: ActivityKind::RecommendationClick,
+                details: ActivityDetails {
+                    product_id: Some(first_line),
+                    recommendation: Some(domain::RecommendationContext {
+                        placement: "home".into(),
+                        source: "trending".into(),
+                        products: Vec::new(),
+                    }),
+                    ..Default::default()
+                },
+            };
+            let clicked_at = at - Duration::minutes(rng.random_range(2..30));
+            app.execute_at(actor, click, clicked_at)
+                .await
+                .context("recording a demo recommendation click")?;
         }
         if rng.random_bool(0.2) {
             let codes: Vec<String> = app

@@ -455,24 +455,22 @@ async fn retrain(app: &crate::AppState, reason: &str) {
     tracing::info!(reason, "retraining the recommender");
     let lake = app.lake.clone();
     let handle = tokio::runtime::Handle::current();
-    let trained = tokio::task::spawn_blocking(move || {
-        handle.block_on(async {
-            let snapshot = models::source::take_snapshot(&lake, None).await?;
-            let params = models::TrainParams::default();
-            models::registry::train_run(&lake, Some(snapshot.id), &params, true, &mut |_| {}).await
-        })
-    })
-    .await;
+    let trained =
+        tokio::task::spawn_blocking(move || handle.block_on(models::registry::retrain(&lake)))
+            .await;
     match trained {
-        Ok(Ok(report)) => {
-            tracing::info!(
-                run = %report.run.run_id,
-                hr_at_10 = report.run.metrics.hr_at_10,
-                ndcg_at_10 = report.run.metrics.ndcg_at_10,
-                seconds = report.run.training_seconds,
-                promoted = report.promoted.is_some(),
-                "retrained the recommender"
-            );
+        Ok(Ok(reports)) => {
+            for report in reports {
+                tracing::info!(
+                    run = %report.run.run_id,
+                    architecture = %report.run.architecture,
+                    hr_at_10 = report.run.metrics.hr_at_10,
+                    ndcg_at_10 = report.run.metrics.ndcg_at_10,
+                    seconds = report.run.training_seconds,
+                    promoted = report.promoted.is_some(),
+                    "retrained the recommender"
+                );
+            }
             if let Err(e) = app.recommender.refresh_model(&app.lake).await {
                 tracing::warn!(error = %e, "could not load the promoted model");
             }

@@ -145,6 +145,34 @@ impl Prepared {
     }
 }
 
+/// What retraining trains, each on the same snapshot: NeuMF with the defaults, and dot-product MF
+/// with more, smaller steps. Which wins depends on the marketplace: on MovieLens-100k NeuMF leads
+/// (HR@10 0.65 against MF's 0.59 at these settings), on the demo's 460 visitors × 120 products MF
+/// does (0.50 against 0.42; popularity 0.40), where NeuMF's towers have too little to learn from.
+pub fn retraining_candidates() -> Vec<TrainParams> {
+    vec![
+        TrainParams::default(),
+        TrainParams {
+            architecture: crate::Architecture::Mf,
+            epochs: 40,
+            batch_size: 256,
+            ..TrainParams::default()
+        },
+    ]
+}
+
+/// Retraining: a snapshot of the interactions now, every [`retraining_candidates`] trained on it
+/// and each promoted when it beats what serves by then — so the best of them and the serving model
+/// ends up serving.
+pub async fn retrain(lake: &Lake) -> Result<Vec<TrainReport>> {
+    let snapshot = source::take_snapshot(lake, None).await?;
+    let mut reports = Vec::new();
+    for params in retraining_candidates() {
+        reports.push(train_run(lake, Some(snapshot.id), &params, true, &mut |_| {}).await?);
+    }
+    Ok(reports)
+}
+
 /// Trains a run on snapshot `snapshot_id` (the newest when `None`), evaluates it beside the
 /// popularity baseline and the serving model on the same holdout, stores artifact and run, and,
 /// when `auto_promote`, promotes it if it beats the serving model (or nothing serves yet).

@@ -196,6 +196,31 @@ async fn snapshots_reproduce_runs_and_promotion_keeps_the_better_model_until_rol
         "rollback"
     );
     assert!(registry::promote(&lake, "no-such-run", "x").await.is_err());
+
+    // Retraining trains NeuMF and MF on one snapshot; the better of them and the serving model
+    // serves after it, by the promotion rule.
+    let before = registry::runs(&lake).await.unwrap().len();
+    let reports = registry::retrain(&lake).await.unwrap();
+    let architectures: Vec<&str> = reports
+        .iter()
+        .map(|r| r.run.architecture.as_str())
+        .collect();
+    assert_eq!(architectures, ["neumf", "mf"]);
+    assert_eq!(reports[0].run.snapshot_id, reports[1].run.snapshot_id);
+    assert_eq!(registry::runs(&lake).await.unwrap().len(), before + 2);
+    let (mut best, mut best_metrics) = reports[0].serving.clone().unwrap();
+    assert_eq!(best, first.run.run_id, "the rolled-back run served before");
+    for report in &reports {
+        let beats = registry::beats(&report.run.metrics, &best_metrics);
+        assert_eq!(report.promoted.is_some(), beats, "{:?}", report.promoted);
+        if beats {
+            (best, best_metrics) = (report.run.run_id.clone(), report.run.metrics.clone());
+        }
+    }
+    assert_eq!(
+        registry::serving(&lake).await.unwrap().unwrap().0.run_id,
+        best
+    );
 }
 
 /// A model that ranks `items` in the given order for every one of `users` (MF, one factor).
