@@ -164,11 +164,24 @@ pub fn retraining_candidates() -> Vec<TrainParams> {
 /// Retraining: a snapshot of the interactions now, every [`retraining_candidates`] trained on it
 /// and each promoted when it beats what serves by then — so the best of them and the serving model
 /// ends up serving.
+/// The candidates share the action weights and the seed, so the snapshot is read and split once.
 pub async fn retrain(lake: &Lake) -> Result<Vec<TrainReport>> {
     let snapshot = source::take_snapshot(lake, None).await?;
+    let candidates = retraining_candidates();
+    let shared = &candidates[0];
+    assert!(
+        candidates
+            .iter()
+            .all(|p| p.weights == shared.weights && p.seed == shared.seed),
+        "retraining candidates share their data"
+    );
+    let data = source::read_snapshot(lake, snapshot.id, &shared.weights).await?;
+    let prepared = Prepared::new(data, shared.seed)?;
     let mut reports = Vec::new();
-    for params in retraining_candidates() {
-        reports.push(train_run(lake, Some(snapshot.id), &params, true, &mut |_| {}).await?);
+    for params in &candidates {
+        params.validate().map_err(Error::Params)?;
+        let mut quiet = |_| {};
+        reports.push(run_prepared(lake, snapshot.id, &prepared, params, true, &mut quiet).await?);
     }
     Ok(reports)
 }
@@ -192,6 +205,18 @@ pub async fn train_run(
     };
     let data = source::read_snapshot(lake, snapshot_id, &params.weights).await?;
     let prepared = Prepared::new(data, params.seed)?;
+    run_prepared(lake, snapshot_id, &prepared, params, auto_promote, progress).await
+}
+
+/// [`train_run`] on snapshot `snapshot_id` already read and split (with `params`' weights and seed).
+async fn run_prepared(
+    lake: &Lake,
+    snapshot_id: u64,
+    prepared: &Prepared,
+    params: &TrainParams,
+    auto_promote: bool,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<TrainReport> {
     let popularity = prepared.popularity();
     let started = std::time::Instant::now();
     let model = prepared.train(params, progress);

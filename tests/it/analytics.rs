@@ -341,21 +341,12 @@ async fn visits_reach_the_admin_dashboard() {
     t.lake_reaches(ingest::Topic::Activity, end).await;
     t.pipeline_reaches("silver_sessions", end).await;
 
-    let admin = t.user("boss@example.com", Role::Admin).await;
-    let figures = t
-        .call(
-            Method::GET,
-            "/api/admin/dashboard",
-            Some(&admin.token),
-            None,
-        )
-        .await;
-    assert_eq!(figures.status, StatusCode::OK, "{}", figures.body);
-    let visits = &figures.json()["visits"];
+    let (admin, figures) = t.admin_dashboard().await;
+    let visits = &figures["visits"];
     assert_eq!(visits["visits"], 2, "{visits}");
     assert_eq!(visits["visitors"], 2, "{visits}");
     assert_eq!(visits["bounces"], 1, "{visits}");
-    let page = t.page("/admin", &admin.token).await;
+    let page = t.page("/admin", &admin).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body.contains("Bounce rate") && page.body.contains("50%"),

@@ -466,20 +466,11 @@ async fn a_purchase_after_a_recommendation_click_counts_as_bought_on_the_dashboa
     t.pipeline_reaches("silver_interactions_orders", commerce)
         .await;
 
-    let admin = t.user("boss@example.com", Role::Admin).await;
-    let figures = t
-        .call(
-            Method::GET,
-            "/api/admin/dashboard",
-            Some(&admin.token),
-            None,
-        )
-        .await;
-    assert_eq!(figures.status, StatusCode::OK, "{}", figures.body);
-    let recommendations = &figures.json()["recommendations"];
+    let (admin, figures) = t.admin_dashboard().await;
+    let recommendations = &figures["recommendations"];
     assert_eq!(recommendations["clicks"], 3, "{recommendations}");
     assert_eq!(recommendations["bought"], 2, "{recommendations}");
-    let page = t.page("/admin", &admin.token).await;
+    let page = t.page("/admin", &admin).await;
     assert!(
         page.body.contains("Bought within 7 days") && page.body.contains("66.7% of clicks"),
         "{}",

@@ -314,6 +314,22 @@ impl TestApp {
         }
     }
 
+    /// A new admin's `GET /api/admin/dashboard` (it must answer 200) and the admin's token, for
+    /// the `/admin` page next.
+    pub async fn admin_dashboard(&self) -> (String, serde_json::Value) {
+        let admin = self.user("boss@example.com", domain::Role::Admin).await;
+        let figures = self
+            .call(
+                axum::http::Method::GET,
+                "/api/admin/dashboard",
+                Some(&admin.token),
+                None,
+            )
+            .await;
+        assert_eq!(figures.status, StatusCode::OK, "{}", figures.body);
+        (admin.token, figures.json())
+    }
+
     /// Sends `method uri` with an optional JSON body and bearer token.
     pub async fn call(
         &self,
